@@ -1,0 +1,37 @@
+# myelin-sdk — `make demo` and `make test` work from a fresh clone (they create .venv first).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help venv test lint typecheck check demo golden clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with the package and its dev tools
+
+test: $(STAMP) ## run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy on src/
+	$(VENV)/bin/ruff check src tests examples
+	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/mypy src
+
+golden: $(STAMP) ## regenerate the golden YAML files under tests/golden (review the diff!)
+	$(PY) -m pytest tests/compiler/test_golden.py --update-golden -q
+
+demo: $(STAMP) ## the recommender demo: lint it and compile it to build/recommender-demo/
+	$(VENV)/bin/myelin lint examples/recommender_demo/recommender-demo.yaml
+	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -o build/recommender-demo
+	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
+
+clean: ## remove the virtual environment and build output
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

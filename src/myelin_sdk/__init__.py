@@ -1,0 +1,103 @@
+"""myelin-sdk: declare ML pipelines (Axons) in Python or YAML; compile them to Argo Workflows manifests.
+
+>>> from myelin_sdk import Axon, ContainerTask, Sensor
+>>> with Axon("hello") as axon:
+...     say = ContainerTask("Say", image="busybox", command=["echo", "hello"])
+...     _ = Sensor("OnStart", tasks=[say])
+>>> [t.name for t in axon.tasks]
+['Say']
+>>> kinds = [m["kind"] for m in axon.compile()]     # doctest: +SKIP
+
+The model lives in :mod:`myelin_sdk.spec`, the compiler in :mod:`myelin_sdk.compiler`, the checks in
+:mod:`myelin_sdk.lint`, the command line in :mod:`myelin_sdk.cli`.
+"""
+
+from .config import CompileOptions
+from .errors import Diagnostic, MyelinError, UnsupportedError
+from .spec import (
+    S2I,
+    S3,
+    Alert,
+    Artifact,
+    Axon,
+    BackendModel,
+    Calendar,
+    ContainerSpec,
+    ContainerTask,
+    DagNode,
+    Deployer,
+    DeploySpec,
+    DeployTask,
+    Destination,
+    Dockerfile,
+    EnvVar,
+    Git,
+    ImageBuild,
+    Lifecycle,
+    Local,
+    Metric,
+    MetricSpec,
+    Model,
+    Parameter,
+    Resources,
+    Rest,
+    RolloutStep,
+    Route,
+    RouteDestination,
+    RoutingStep,
+    SecretKeySelector,
+    Sensor,
+    SensorStep,
+    Shadow,
+    Task,
+    TrainSpec,
+    TrainTask,
+    Volume,
+    VolumeClaimTemplate,
+)
+
+__all__ = [
+    "S2I",
+    "S3",
+    "Alert",
+    "Artifact",
+    "Axon",
+    "BackendModel",
+    "Calendar",
+    "CompileOptions",
+    "ContainerSpec",
+    "ContainerTask",
+    "DagNode",
+    "DeploySpec",
+    "DeployTask",
+    "Deployer",
+    "Destination",
+    "Diagnostic",
+    "Dockerfile",
+    "EnvVar",
+    "Git",
+    "ImageBuild",
+    "Lifecycle",
+    "Local",
+    "Metric",
+    "MetricSpec",
+    "Model",
+    "MyelinError",
+    "Parameter",
+    "Resources",
+    "Rest",
+    "RolloutStep",
+    "Route",
+    "RouteDestination",
+    "RoutingStep",
+    "SecretKeySelector",
+    "Sensor",
+    "SensorStep",
+    "Shadow",
+    "Task",
+    "TrainSpec",
+    "TrainTask",
+    "UnsupportedError",
+    "Volume",
+    "VolumeClaimTemplate",
+]

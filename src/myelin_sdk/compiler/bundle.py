@@ -1,0 +1,96 @@
+"""A compiled Axon: an ordered list of Kubernetes manifests, as YAML text or as a directory.
+
+>>> bundle = axon.compile()                       # doctest: +SKIP
+>>> print(bundle.to_yaml())                       # one multi-document stream
+>>> bundle.write("manifests/")                    # one file per object + kustomization.yaml
+
+Writing is atomic: the files go to a temporary directory beside the target, which then replaces the target
+in one rename, so an error never leaves a half-written directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MyelinError
+from ..yamlio import dump, dump_all
+
+Manifest = dict[str, Any]
+
+_HEAD = ("apiVersion", "kind", "metadata")
+
+
+def ordered(manifest: Manifest) -> Manifest:
+    """``apiVersion``, ``kind``, ``metadata`` first, the rest in their given order."""
+    head = {k: manifest[k] for k in _HEAD if k in manifest}
+    return head | {k: v for k, v in manifest.items() if k not in _HEAD}
+
+
+@dataclass
+class Bundle:
+    """The manifests of one axon, in apply order."""
+
+    axon: str
+    manifests: list[Manifest] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Manifest]:
+        return iter(self.manifests)
+
+    def __len__(self) -> int:
+        return len(self.manifests)
+
+    def add(self, manifest: Manifest) -> None:
+        self.manifests.append(ordered(manifest))
+
+    def find(self, kind: str, name: str | None = None) -> list[Manifest]:
+        """The manifests of ``kind`` (and ``name``)."""
+        return [
+            m for m in self.manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)
+        ]
+
+    def to_yaml(self) -> str:
+        """One multi-document YAML stream."""
+        return dump_all(self.manifests)
+
+    def file_names(self) -> list[str]:
+        """``<kind>-<name>.yaml`` per manifest, in bundle order."""
+        names = [f"{m['kind'].lower()}-{m['metadata']['name']}.yaml" for m in self.manifests]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise MyelinError(f"two objects of the bundle share a name: {', '.join(dupes)}")
+        return names
+
+    def write(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """Write one file per object and a ``kustomization.yaml``, replacing ``directory`` atomically."""
+        target = Path(directory)
+        names = self.file_names()
+        if target.exists() and not target.is_dir():
+            raise MyelinError(f"{target} exists and is not a directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name, manifest in zip(names, self.manifests, strict=True):
+                (tmp / name).write_text(dump(manifest))
+            kustomization = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": names,
+            }
+            (tmp / "kustomization.yaml").write_text(dump(kustomization))
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                target.rename(old)
+                tmp.rename(target)
+                shutil.rmtree(old)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return [target / n for n in [*names, "kustomization.yaml"]]

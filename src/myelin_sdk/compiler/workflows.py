@@ -1,0 +1,240 @@
+"""Tasks -> Argo ``WorkflowTemplate``s, one per task, built with hera.
+
+A task's template runs, in order:
+
+1. ``check-image`` (only with ``imageBuild.checkImageExists``): ``crane manifest`` prints ``exists`` or
+   ``missing``; the build steps run only when the image is missing;
+2. the image build, when the task has ``imageBuild``: ``dockerfile`` -> one kaniko step with the git/s3
+   artifact as its context; ``s2i`` -> ``s2i build --as-dockerfile`` writes a Dockerfile and context onto the
+   shared volume, then kaniko builds it (the pattern of Tekton's s2i task);
+3. ``run``: the task's image with the shared volume at ``/axon-store``, its ``env``, ``resources`` and
+   ``nodeSelector``, and the runtime environment (``MODEL_PATH``, ``DATA_PATH``, ``TASK_ID``, ...).
+   A ``deploy`` task has no run step: its image is what the deployer serves.
+
+The axon's ``parameters`` are the template's arguments, so ``{{workflow.parameters.x}}`` in ``env`` works.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from hera.workflows import Container, Env, Steps, WorkflowTemplate
+from hera.workflows import models as m
+
+from .. import contract
+from ..config import CompileOptions
+from ..errors import Diagnostic, UnsupportedError
+from ..names import dns_label
+from ..spec import Artifact, Axon, ImageBuild, Task
+from .meta import labels, metadata, task_template_name
+from .storage import VOLUME_NAME, store_volume
+
+ENTRYPOINT = "main"
+DOCKER_CONFIG_VOLUME = "docker-config"
+
+
+def task_image(task: Task, options: CompileOptions) -> str:
+    """The image a task runs (or serves): its ``image``, or the one its ``imageBuild`` pushes."""
+    body = task.body
+    if body.image is not None:
+        return body.image
+    if body.image_build is not None:
+        return options.image_for(body.image_build.repository_name)
+    raise UnsupportedError(
+        [Diagnostic(f"task {task.name}", "has no image or imageBuild: it can only run locally (myelin run)")]
+    )
+
+
+def runtime_env(axon: Axon, task: Task, options: CompileOptions) -> list[dict[str, Any]]:
+    """The environment contract of DESIGN §4 for ``task`` on a cluster."""
+    env: list[dict[str, Any]] = [
+        {"name": contract.AXON_NAME, "value": axon.name},
+        {"name": contract.TASK_NAME, "value": task.name},
+        {"name": contract.TASK_ID, "value": contract.task_id(axon.name, task.name)},
+        {"name": contract.NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    env += [{"name": k, "value": v} for k, v in contract.task_paths(contract.STORE_MOUNT, task.name).items()]
+    env.append({"name": contract.PUSHGATEWAY_URL, "value": options.pushgateway_url})
+    return env
+
+
+def _env(items: list[dict[str, Any]]) -> list[m.EnvVar]:
+    return [m.EnvVar.model_validate(e) for e in items]
+
+
+def _artifact(artifact: Artifact) -> m.Artifact:
+    """An Argo input artifact for the build step."""
+    source: dict[str, Any] = {"name": dns_label(artifact.name), "path": artifact.path}
+    if artifact.git is not None:
+        source["git"] = artifact.git.to_dict()
+    elif artifact.s3 is not None:
+        source["s3"] = artifact.s3.to_dict()
+    else:
+        raise UnsupportedError(
+            f"artifact {artifact.name!r} is a local folder: only `myelin run` can use it, a cluster cannot"
+        )
+    return m.Artifact.model_validate(source)
+
+
+def _build_location(build: ImageBuild, axon: Axon) -> str:
+    if build.build_location:
+        return build.build_location
+    if build.artifact is not None:
+        return axon.artifact(build.artifact).path
+    return "/workspace"
+
+
+def _kaniko(context: str, dockerfile: str, image: str, options: CompileOptions) -> list[str]:
+    return [
+        f"--context=dir://{context}",
+        f"--dockerfile={dockerfile}",
+        f"--destination={image}",
+        "--cache=true",
+        "--snapshot-mode=redo",
+    ]
+
+
+def _docker_config_mounts(options: CompileOptions) -> list[m.VolumeMount]:
+    if options.registry_secret is None:
+        return []
+    return [m.VolumeMount(name=DOCKER_CONFIG_VOLUME, mount_path="/kaniko/.docker")]
+
+
+def _build_templates(axon: Axon, task: Task, options: CompileOptions) -> list[tuple[str, Container]]:
+    """The build steps of a task with ``imageBuild``, as (step name, template) pairs in order."""
+    build = task.body.image_build
+    assert build is not None
+    image = task_image(task, options)
+    inputs = [_artifact(axon.artifact(build.artifact))] if build.artifact is not None else []
+    location = _build_location(build, axon)
+    extra_mounts = [m.VolumeMount.model_validate(v) for v in build.volume_mounts]
+    steps: list[tuple[str, Container]] = []
+    if build.dockerfile is not None:
+        dockerfile = posixpath.join(location, build.dockerfile.path)
+        steps.append(
+            (
+                "build",
+                Container(
+                    name="build-image",
+                    image=options.kaniko_image,
+                    args=_kaniko(location, dockerfile, image, options),
+                    inputs=inputs,
+                    volume_mounts=[*_docker_config_mounts(options), *extra_mounts],
+                ),
+            )
+        )
+        return steps
+    assert build.s2i is not None
+    # s2i writes the Dockerfile and the prepared context onto the shared volume, unique per workflow run
+    workspace = f"{contract.STORE_MOUNT}/.build/{{{{workflow.uid}}}}/{dns_label(task.name)}"
+    source = posixpath.normpath(posixpath.join(location, build.s2i.context_dir))
+    steps.append(
+        (
+            "s2i",
+            Container(
+                name="s2i-generate",
+                image=options.s2i_image,
+                command=["s2i"],
+                args=["build", source, build.s2i.builder_image, "--as-dockerfile", f"{workspace}/Dockerfile"],
+                inputs=inputs,
+                volume_mounts=[
+                    m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT),
+                    *extra_mounts,
+                ],
+            ),
+        )
+    )
+    steps.append(
+        (
+            "build",
+            Container(
+                name="build-image",
+                image=options.kaniko_image,
+                args=_kaniko(workspace, f"{workspace}/Dockerfile", image, options),
+                volume_mounts=[
+                    *_docker_config_mounts(options),
+                    m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT),
+                ],
+            ),
+        )
+    )
+    return steps
+
+
+def _check_image(task: Task, options: CompileOptions) -> Container:
+    image = task_image(task, options)
+    return Container(
+        name="check-image",
+        image=options.crane_image,
+        command=["sh", "-c"],
+        args=[f"if crane manifest '{image}' >/dev/null 2>&1; then echo exists; else echo missing; fi"],
+        volume_mounts=_docker_config_mounts(options),
+        env=[Env(name="DOCKER_CONFIG", value="/kaniko/.docker")] if options.registry_secret else None,
+    )
+
+
+def _run_template(axon: Axon, task: Task, options: CompileOptions) -> Container:
+    body = task.body
+    resources = body.resources.to_dict() if body.resources is not None else None
+    if resources:
+        resources = {k: {r: str(q) for r, q in v.items()} for k, v in resources.items()}
+    mounts = [m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT)] if store_volume(axon) else []
+    return Container(
+        name="run",
+        image=task_image(task, options),
+        command=body.command,
+        args=body.args,
+        env=_env(runtime_env(axon, task, options) + [e.to_dict() for e in body.env]),
+        resources=m.ResourceRequirements.model_validate(resources) if resources else None,
+        node_selector=body.node_selector or None,
+        volume_mounts=mounts or None,
+    )
+
+
+def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
+    """The ``WorkflowTemplate`` of one task, as a manifest dict."""
+    name = task_template_name(axon, task.name)
+    md = metadata(axon, name, options, original=task.name, task=dns_label(task.name))
+    volumes: list[dict[str, Any]] = []
+    store = store_volume(axon)
+    if store is not None:
+        volumes.append(store)
+    if options.registry_secret and task.body.image_build is not None:
+        volumes.append(
+            {
+                "name": DOCKER_CONFIG_VOLUME,
+                "secret": {
+                    "secretName": options.registry_secret,
+                    "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+                },
+            }
+        )
+    if task.body.image_build is not None:
+        volumes += task.body.image_build.volumes
+
+    with WorkflowTemplate(
+        name=name,
+        namespace=md.get("namespace"),
+        labels=md["labels"],
+        annotations=md.get("annotations"),
+        entrypoint=ENTRYPOINT,
+        service_account_name=axon.service_account_name,
+        arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
+        volumes=[m.Volume.model_validate(v) for v in volumes] or None,
+        pod_metadata=m.Metadata(labels=labels(axon, task=dns_label(task.name))),
+    ) as wt:
+        build = task.body.image_build
+        check = _check_image(task, options) if build is not None and build.check_image_exists else None
+        builds = _build_templates(axon, task, options) if build is not None else []
+        run = _run_template(axon, task, options) if task.kind != "deploy" else None
+        with Steps(name=ENTRYPOINT):
+            if check is not None:
+                check(name="check-image")
+            for step_name, template in builds:
+                when = "{{steps.check-image.outputs.result}} == missing" if check is not None else None
+                template(name=step_name, when=when)
+            if run is not None:
+                run(name="run")
+    manifest: dict[str, Any] = wt.to_dict()
+    return manifest

@@ -1,0 +1,57 @@
+"""Compile-time configuration in one place: registry, namespace, images of the build steps, metric endpoints.
+
+>>> opts = CompileOptions(registry="registry.example.com/ml", tag="v1")
+>>> opts.image_for("train-myelin-recommender")
+'registry.example.com/ml/train-myelin-recommender:v1'
+
+Every field can also come from the environment (``MYELIN_REGISTRY``, ``MYELIN_NAMESPACE``, ...) through
+:meth:`CompileOptions.from_env`; the CLI's flags override both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Settings the compiler needs that are not part of the Axon itself."""
+
+    #: Registry (host and path) images are pushed to: ``<registry>/<repositoryName>:<tag>``.
+    registry: str = "localhost:5000/myelin"
+    #: Tag of built images.
+    tag: str = "latest"
+    #: Namespace written into every object; ``None`` leaves it to ``kubectl -n`` / ``myelin submit -n``.
+    namespace: str | None = None
+    #: A ``kubernetes.io/dockerconfigjson`` Secret with push credentials for the build steps.
+    registry_secret: str | None = None
+    #: Image of the build step (kaniko executor).
+    kaniko_image: str = "gcr.io/kaniko-project/executor:v1.23.2"
+    #: Image of the s2i step (``s2i build --as-dockerfile``), as in Tekton's s2i task.
+    s2i_image: str = "quay.io/openshift-pipeline/s2i:nightly"
+    #: Image of the ``checkImageExists`` step (``crane manifest``).
+    crane_image: str = "gcr.io/go-containerregistry/crane:debug"
+    #: Pushgateway URL given to tasks and models as ``PUSHGATEWAY_URL``.
+    pushgateway_url: str = "http://prometheus-pushgateway.monitoring.svc:9091"
+    #: Prometheus URL the metric gates query.
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    #: Argo Events EventBus the EventSources and Sensors use.
+    event_bus: str = "default"
+
+    def image_for(self, repository: str) -> str:
+        """The full image reference of a built repository."""
+        return f"{self.registry.rstrip('/')}/{repository}:{self.tag}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> CompileOptions:
+        """Defaults, then ``MYELIN_<FIELD>`` environment variables, then ``overrides`` that are not None."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f"MYELIN_{f.name.upper()}"
+            if key in source:
+                values[f.name] = source[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)

@@ -1,0 +1,358 @@
+"""Semantic checks over a loaded Axon: what the model's own validation cannot see one object at a time.
+
+The model rejects malformed objects when they are built (a task with two bodies, a weight over 100, an
+unparsable condition). Lint looks across objects: references by name (a sensor step naming a task that does
+not exist), kinds (a ``trainer`` step on a ``container`` task), duplicate names and names that would collide
+once turned into Kubernetes names, traffic weights that do not add up to 100, and parts of the format that are
+kept in the model but cannot be compiled yet. It is pure: no I/O, the axon is not changed.
+
+>>> from myelin_sdk.spec import Axon, ContainerTask, Sensor
+>>> with Axon("demo") as axon:
+...     prep = ContainerTask("Prep", image="python:3.11-slim", command=["python", "prep.py"])
+...     on_start = Sensor("OnStart", tasks=[{"resourceExecutor": {"task": "Perp"}}])
+>>> for d in lint_axon(axon):
+...     print(d.severity, d.path, d.message)
+error spec.sensors[0].tasks[0].resourceExecutor.task no task named 'Perp' — did you mean 'Prep'?
+>>> errors_only(lint_axon(axon)) != []
+True
+
+A YAML axon is linted the same way, once loaded: ``lint_axon(Axon.from_file("axon.yaml"))``
+(``axon.lint()`` is a shortcut). Loading already rejects what is malformed in one object; lint adds the rest.
+
+Diagnostics come in the order of their position in the axon; each has a YAML field path
+(``spec.sensors[2].triggers[0].task``), a severity (``"error"`` or ``"warning"``) and a message that says what
+was expected. Paths follow the model, which normalises legacy forms on load: a 2019 deployer model written
+with ``trainer``/``deployer`` is reported at ``models[i].backendModels[0]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from .errors import Diagnostic, did_you_mean
+from .names import dns_label, is_dns_label
+from .spec import Axon, Deployer, Model, RolloutStep, Route, RoutingStep, Sensor, Task, TaskBody
+from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition
+from .spec.sensors import Alert, Lifecycle
+
+__all__ = ["errors_only", "lint_axon"]
+
+#: Task and sensor names: letters, digits, '-' and '_', starting with a letter or digit.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+_UNSUPPORTED = "not supported yet: {what} (kept in the model; compiling it fails)"
+_MAX_LISTED = 8
+
+
+def lint_axon(axon: Axon) -> list[Diagnostic]:
+    """All semantic problems of ``axon``, ordered by position; empty when all is well.
+
+    Errors make compiling fail; warnings point at something that works but is likely unintended.
+    """
+    return _Linter(axon).run()
+
+
+def errors_only(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics of severity ``"error"``, in their order."""
+    return [d for d in diagnostics if d.severity == "error"]
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _unknown(what: str, name: str, choices: Sequence[str], scope: str = "") -> str:
+    """``no task named 'Trian' — did you mean 'Train'?``, else the known names (or that there are none)."""
+    text = f"no {what} named {name!r}{scope}"
+    hint = did_you_mean(name, choices)
+    if hint:
+        return text + hint
+    if not choices:
+        return f"{text} (there are none)"
+    if len(choices) <= _MAX_LISTED:
+        return f"{text}; expected one of {_quoted(choices)}"
+    return text
+
+
+def _k8s_name(name: str) -> str | None:
+    try:
+        return dns_label(name)
+    except ValueError:
+        return None
+
+
+class _Names:
+    """Names declared in one list, reporting duplicates (and, optionally, Kubernetes-name collisions)."""
+
+    def __init__(self, linter: _Linter, what: str, scope: str = "", k8s_object: str | None = None) -> None:
+        self._linter = linter
+        self._what = what
+        self._scope = scope
+        self._k8s_object = k8s_object
+        self._first: dict[str, str] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
+
+    def add(self, name: str, path: str) -> None:
+        if name in self._first:
+            self._linter.error(
+                path,
+                f"duplicate {self._what} name {name!r}{self._scope} (first at {self._first[name]}): "
+                f"expected unique names",
+            )
+            return
+        self._first[name] = path
+        if self._k8s_object is None:
+            return
+        label = _k8s_name(name)
+        if label is None:
+            return
+        if label in self._labels:
+            other, other_path = self._labels[label]
+            self._linter.error(
+                path,
+                f"{self._what} name {name!r} and {other!r} (at {other_path}) both become the Kubernetes name "
+                f"{label!r}: they would collide as {self._k8s_object} names; rename one",
+            )
+            return
+        self._labels[label] = (name, path)
+
+
+# --- the linter --------------------------------------------------------------------------------------------
+
+
+class _Linter:
+    """Walks the axon in document order, so diagnostics come out ordered by position."""
+
+    def __init__(self, axon: Axon) -> None:
+        self.axon = axon
+        self.out: list[Diagnostic] = []
+        self.tasks: dict[str, Task] = {}
+        for task in axon.tasks:
+            self.tasks.setdefault(task.name, task)
+        self.artifacts = list(dict.fromkeys(a.name for a in axon.artifacts))
+
+    def error(self, path: str, message: str) -> None:
+        self.out.append(Diagnostic(path, message, "error"))
+
+    def warning(self, path: str, message: str) -> None:
+        self.out.append(Diagnostic(path, message, "warning"))
+
+    def run(self) -> list[Diagnostic]:
+        axon = self.axon
+        if not is_dns_label(axon.name):
+            suggestion = _k8s_name(axon.name)
+            example = f" (e.g. {suggestion!r})" if suggestion else ""
+            self.error(
+                "metadata.name",
+                f"axon name {axon.name!r} is not a DNS-1123 label: expected at most 63 lowercase letters, "
+                f"digits and '-', starting and ending with a letter or digit{example}",
+            )
+        params = _Names(self, "parameter")
+        for i, param in enumerate(axon.parameters):
+            params.add(param.name, f"spec.parameters[{i}].name")
+        artifacts = _Names(self, "artifact")
+        for i, artifact in enumerate(axon.artifacts):
+            artifacts.add(artifact.name, f"spec.artifacts[{i}].name")
+        tasks = _Names(self, "task", k8s_object="WorkflowTemplate")
+        for i, task in enumerate(axon.tasks):
+            self.task(task, f"spec.tasks[{i}]", tasks)
+        sensors = _Names(self, "sensor", k8s_object="WorkflowTemplate")
+        for i, sensor in enumerate(axon.sensors):
+            self.sensor(sensor, f"spec.sensors[{i}]", sensors)
+        return self.out
+
+    # --- names and references ----------------------------------------------------------------------------
+
+    def valid_name(self, what: str, name: str, path: str) -> None:
+        if not NAME_RE.match(name):
+            self.error(
+                path,
+                f"{what} name {name!r} is invalid: expected only letters, digits, '-' and '_', "
+                f"starting with a letter or digit",
+            )
+
+    def task_ref(self, name: str, path: str) -> Task | None:
+        """The task called ``name``, or ``None`` after reporting that there is none."""
+        task = self.tasks.get(name)
+        if task is None:
+            self.error(path, _unknown("task", name, list(self.tasks)))
+        return task
+
+    def expect_kind(self, task: Task, kind: str, path: str, role: str, hint: str = "") -> None:
+        if task.kind != kind:
+            self.error(
+                path, f"task {task.name!r} is a {task.kind} task; {role} must name a {kind} task{hint}"
+            )
+
+    # --- tasks -------------------------------------------------------------------------------------------
+
+    def task(self, task: Task, path: str, names: _Names) -> None:
+        self.valid_name("task", task.name, f"{path}.name")
+        names.add(task.name, f"{path}.name")
+        if task.spark is not None:
+            self.error(f"{path}.spark", _UNSUPPORTED.format(what="spark tasks"))
+        body = task.body
+        body_path = f"{path}.{task.kind}"
+        self.body(task, body, body_path)
+        if task.train is not None:
+            if task.train.hp_tuning is not None:
+                self.error(
+                    f"{body_path}.hpTuning", _UNSUPPORTED.format(what="hpTuning (hyper-parameter tuning)")
+                )
+            if task.train.tf_job_spec is not None:
+                self.error(
+                    f"{body_path}.tfJobSpec",
+                    _UNSUPPORTED.format(what="tfJobSpec (distributed TensorFlow jobs)"),
+                )
+
+    def body(self, task: Task, body: TaskBody, path: str) -> None:
+        if body.image is None and body.image_build is None:
+            self.warning(
+                path,
+                f"task {task.name!r} has no image or imageBuild: it can run locally with its command, "
+                f"but cannot be compiled for a cluster",
+            )
+        build = body.image_build
+        if build is not None and build.artifact is not None and build.artifact not in self.artifacts:
+            self.error(f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, self.artifacts))
+        env = _Names(self, "env var", scope=f" in task {task.name!r}")
+        for i, var in enumerate(body.env):
+            env.add(var.name, f"{path}.env[{i}].name")
+
+    # --- sensors -----------------------------------------------------------------------------------------
+
+    def sensor(self, sensor: Sensor, path: str, names: _Names) -> None:
+        self.valid_name("sensor", sensor.name, f"{path}.name")
+        names.add(sensor.name, f"{path}.name")
+        triggers = _Names(self, "trigger", scope=f" in sensor {sensor.name!r}")
+        for i, trigger in enumerate(sensor.triggers):
+            tpath = f"{path}.triggers[{i}]"
+            triggers.add(trigger.name, f"{tpath}.name")
+            if isinstance(trigger, Lifecycle):
+                task = self.task_ref(trigger.task, f"{tpath}.task")
+                if task is not None and task.kind == "deploy":
+                    self.warning(
+                        f"{tpath}.task",
+                        f"Lifecycle trigger on deploy task {task.name!r}: deploy tasks serve models and "
+                        f"are not run by sensors, so this trigger may never fire; "
+                        f"expected a container or train task",
+                    )
+            elif isinstance(trigger, Alert):
+                try:
+                    parse_alert_condition(trigger.condition)
+                except ExpressionError as exc:
+                    self.error(f"{tpath}.condition", f"invalid alert condition: {exc}")
+        for i, condition in enumerate(sensor.conditions):
+            try:
+                parse_metric_condition(condition.condition)
+            except ExpressionError as exc:
+                self.error(f"{path}.conditions[{i}].condition", f"invalid metric condition: {exc}")
+        if not sensor.tasks:
+            self.error(
+                f"{path}.tasks",
+                f"sensor {sensor.name!r} has no tasks: expected at least one step "
+                f"(resourceExecutor, trainer or deployer)",
+            )
+        for i, step in enumerate(sensor.tasks):
+            spath = f"{path}.tasks[{i}]"
+            if step.resource_executor is not None:
+                task = self.task_ref(step.resource_executor.task, f"{spath}.resourceExecutor.task")
+                if task is not None and task.kind == "deploy":
+                    self.error(
+                        f"{spath}.resourceExecutor.task",
+                        f"task {task.name!r} is a deploy task: deploy tasks serve a model and are run by a "
+                        f"deployer (backendModels[].deployer), not by a resourceExecutor step; expected a "
+                        f"container or train task",
+                    )
+            elif step.trainer is not None:
+                task = self.task_ref(step.trainer.task, f"{spath}.trainer.task")
+                if task is not None:
+                    hint = " (use resourceExecutor for a container task)" if task.kind == "container" else ""
+                    self.expect_kind(task, "train", f"{spath}.trainer.task", "a trainer step", hint)
+            elif step.deployer is not None:
+                self.deployer(step.deployer, f"{spath}.deployer")
+
+    # --- deployers ---------------------------------------------------------------------------------------
+
+    def deployer(self, deployer: Deployer, path: str) -> None:
+        for i, step in enumerate(deployer.rollout_spec):
+            self.rollout_step(step, f"{path}.rolloutSpec[{i}]")
+        models = _Names(self, "model", scope=" in this deployer")
+        for i, model in enumerate(deployer.models):
+            models.add(model.name, f"{path}.models[{i}].name")
+            self.model(model, f"{path}.models[{i}]")
+        model_names = list(dict.fromkeys(m.name for m in deployer.models))
+        served = {b.deployer: m.name for m in deployer.models for b in m.backend_models}
+        routes = _Names(self, "route path", scope=" in this deployer")
+        for i, route in enumerate(deployer.routes):
+            routes.add(route.path, f"{path}.routes[{i}].path")
+            self.route(route, f"{path}.routes[{i}]", model_names, served)
+
+    def rollout_step(self, step: RolloutStep, path: str) -> None:
+        total = sum(d.weight for d in step.destinations)
+        if total != 100:
+            self.error(f"{path}.destinations", f"weights sum to {total}; expected 100")
+        seen: dict[int, int] = {}
+        for i, dest in enumerate(step.destinations):
+            index = dest.destination_index
+            if index in seen:
+                self.error(
+                    f"{path}.destinations[{i}].destinationIndex",
+                    f"duplicate destinationIndex {index} (first at destinations[{seen[index]}]): "
+                    f"expected each deployed version at most once in a rollout step",
+                )
+            else:
+                seen[index] = i
+
+    def model(self, model: Model, path: str) -> None:
+        backends = list(dict.fromkeys(b.name for b in model.backend_models))
+        for i, step in enumerate(model.routing_strategy):
+            self.routing_step(step, f"{path}.routingStrategy[{i}]", model.name, backends)
+        names = _Names(self, "backend model", scope=f" in model {model.name!r}")
+        for i, backend in enumerate(model.backend_models):
+            bpath = f"{path}.backendModels[{i}]"
+            names.add(backend.name, f"{bpath}.name")
+            trainer = self.task_ref(backend.trainer, f"{bpath}.trainer")
+            if trainer is not None:
+                self.expect_kind(trainer, "train", f"{bpath}.trainer", "backendModels[].trainer")
+            server = self.task_ref(backend.deployer, f"{bpath}.deployer")
+            if server is not None:
+                self.expect_kind(server, "deploy", f"{bpath}.deployer", "backendModels[].deployer")
+
+    def routing_step(self, step: RoutingStep, path: str, model: str, backends: list[str]) -> None:
+        total = sum(d.weight for d in step.destinations)
+        if total != 100:
+            self.error(f"{path}.destinations", f"weights sum to {total}; expected 100")
+        for i, dest in enumerate(step.destinations):
+            if dest.destination_name not in backends:
+                self.error(
+                    f"{path}.destinations[{i}].destinationName",
+                    _unknown("backend model", dest.destination_name, backends, f" in model {model!r}"),
+                )
+
+    def route(self, route: Route, path: str, models: list[str], served: dict[str, str]) -> None:
+        # A DAG entry with a fullPath is an external model: it is declared by the entry itself.
+        external = [n.model for n in route.dag if n.full_path is not None and n.model is not None]
+        known = list(dict.fromkeys([*models, *external]))
+        for i, node in enumerate(route.dag):
+            npath = f"{path}.dag[{i}]"
+            if node.model is not None:
+                if node.full_path is None and node.model not in models:
+                    self.error(f"{npath}.model", _unknown("model", node.model, models, " in this deployer"))
+            elif node.task is not None:
+                listed = ", ".join(f"{t!r} (model {m!r})" for t, m in served.items()) or "none"
+                self.error(
+                    f"{npath}.task",
+                    f"no model of this deployer is served by task {node.task!r}"
+                    f"{did_you_mean(node.task, list(served))}: expected a deploy task named in "
+                    f"backendModels[].deployer, or use model: — deploy tasks served here: {listed}",
+                )
+            for j, dep in enumerate(node.dependencies):
+                if dep not in known:
+                    self.error(
+                        f"{npath}.dependencies[{j}]", _unknown("model", dep, known, " in this deployer")
+                    )

@@ -1,0 +1,83 @@
+"""Load an Axon from what a user points at: an Axon YAML file, or a Python file that declares one.
+
+>>> axon = load_path("examples/recommender_demo/pipeline.py")      # doctest: +SKIP
+
+A Python file runs with ``__name__ == "__myelin__"`` (so its ``if __name__ == "__main__":`` block does not),
+and must leave exactly one :class:`Axon` in its globals (or name one with ``axon_name``).
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import traceback
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import Diagnostic, MyelinError
+from .spec import Axon
+
+
+def load_path(path: str | Path, axon_name: str | None = None) -> Axon:
+    """An Axon from a ``.py`` file or an Axon YAML file; user mistakes raise :class:`MyelinError`."""
+    p = Path(path)
+    if not p.exists():
+        raise MyelinError("no such file", str(path))
+    if p.is_dir():
+        raise MyelinError(
+            "is a directory: give an Axon YAML file or a Python file that declares an Axon", str(path)
+        )
+    if p.suffix == ".py":
+        return _load_python(p, axon_name)
+    return Axon.from_file(p)
+
+
+def _user_line(exc: BaseException, path: Path) -> int | None:
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()
+    ]
+    return frames[-1].lineno if frames else None
+
+
+def _load_python(path: Path, axon_name: str | None) -> Axon:
+    where = str(path)
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        namespace = runpy.run_path(str(path), run_name="__myelin__")
+    except MyelinError as exc:
+        raise exc.with_source(where) from None
+    except ValidationError as exc:
+        from .axon_yaml import diagnostics_from
+
+        line = _user_line(exc, path)
+        diags = [
+            Diagnostic(f"{exc.title}: {d.path}".rstrip(": "), d.message, line=line)
+            for d in diagnostics_from(exc)
+        ]
+        raise MyelinError(
+            [
+                Diagnostic(d.path.replace(": spec.", ".").replace(": spec", ""), d.message, line=d.line)
+                for d in diags
+            ],
+            where,
+        ) from None
+    except SystemExit as exc:
+        raise MyelinError(f"the file exited (SystemExit {exc.code}) while being loaded", where) from None
+    except Exception as exc:  # user code: report it like a compiler would, with the line
+        line = _user_line(exc, path)
+        raise MyelinError([Diagnostic("", f"{type(exc).__name__}: {exc}", line=line)], where) from None
+    finally:
+        sys.path.pop(0)
+    axons = {id(v): v for v in namespace.values() if isinstance(v, Axon)}
+    found = list(axons.values())
+    if axon_name is not None:
+        found = [a for a in found if a.name == axon_name]
+        if not found:
+            raise MyelinError(f"declares no Axon named {axon_name!r}", where)
+    if not found:
+        raise MyelinError("declares no Axon (expected a module-level variable holding an Axon)", where)
+    if len(found) > 1:
+        names = ", ".join(sorted(a.name for a in found))
+        raise MyelinError(f"declares several Axons ({names}); choose one with --axon NAME", where)
+    return found[0]

@@ -1,0 +1,87 @@
+"""The Axon model: what a pipeline is, independent of where it runs.
+
+One module a concept: :mod:`.artifacts`, :mod:`.storage`, :mod:`.tasks`, :mod:`.sensors`, :mod:`.deployers`,
+:mod:`.axon`, and :mod:`.expressions` (the ``{{metric}}`` condition language).
+"""
+
+from .artifacts import S3, Artifact, Git, Local, SecretKeySelector
+from .axon import API_VERSIONS, Axon
+from .deployers import (
+    BackendModel,
+    DagNode,
+    Deployer,
+    Destination,
+    Model,
+    RolloutStep,
+    Route,
+    RouteDestination,
+    RoutingStep,
+    Shadow,
+)
+from .sensors import Alert, Calendar, Lifecycle, Metric, Rest, Sensor, SensorStep, TaskCall, Trigger
+from .storage import ObjectMeta, Parameter, Volume, VolumeClaimTemplate
+from .tasks import (
+    S2I,
+    ContainerSpec,
+    ContainerTask,
+    DeploySpec,
+    DeployTask,
+    Dockerfile,
+    EnvVar,
+    ImageBuild,
+    MetricSpec,
+    Resources,
+    SparkSpec,
+    Task,
+    TaskBody,
+    TrainSpec,
+    TrainTask,
+)
+
+__all__ = [
+    "API_VERSIONS",
+    "S2I",
+    "S3",
+    "Alert",
+    "Artifact",
+    "Axon",
+    "BackendModel",
+    "Calendar",
+    "ContainerSpec",
+    "ContainerTask",
+    "DagNode",
+    "DeploySpec",
+    "DeployTask",
+    "Deployer",
+    "Destination",
+    "Dockerfile",
+    "EnvVar",
+    "Git",
+    "ImageBuild",
+    "Lifecycle",
+    "Local",
+    "Metric",
+    "MetricSpec",
+    "Model",
+    "ObjectMeta",
+    "Parameter",
+    "Resources",
+    "Rest",
+    "RolloutStep",
+    "Route",
+    "RouteDestination",
+    "RoutingStep",
+    "SecretKeySelector",
+    "Sensor",
+    "SensorStep",
+    "Shadow",
+    "SparkSpec",
+    "Task",
+    "TaskBody",
+    "TaskCall",
+    "TrainSpec",
+    "TrainTask",
+    "Trigger",
+    "Volume",
+    "VolumeClaimTemplate",
+]

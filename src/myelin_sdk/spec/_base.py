@@ -1,0 +1,91 @@
+"""The base of every model class: camelCase aliases, no unknown fields, and the ``with Axon(...)`` context.
+
+The model mirrors the Axon YAML field for field (``imageBuild`` ↔ ``image_build``). Unknown fields are
+rejected, so a typo is an error that names the field, never silently dropped. Python code may use either the
+snake_case names or the YAML aliases.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from .axon import Axon
+
+_current_axon: contextvars.ContextVar[Axon | None] = contextvars.ContextVar(
+    "myelin_current_axon", default=None
+)
+
+
+class SpecModel(BaseModel):
+    """Base of all Axon model classes."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    #: DSL convenience subclasses (``TrainTask``) name the model class they build (``Task``), so that a
+    #: ``TrainTask(...)`` equals the ``Task`` loaded from YAML.
+    __dsl_base__: ClassVar[type[SpecModel] | None] = None
+
+    @classmethod
+    def _canonical(cls) -> type[SpecModel]:
+        return cls.__dsl_base__ or cls
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpecModel):
+            return NotImplemented
+        return self._canonical() is other._canonical() and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form of this object (camelCase keys, no empty or unset fields)."""
+        out: dict[str, Any] = prune(self.model_dump(by_alias=True, exclude_none=True, mode="json"))
+        return out
+
+
+def prune(value: Any) -> Any:
+    """Drop empty lists and dicts recursively (they mean the same as an absent field)."""
+    if isinstance(value, dict):
+        out = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    return value
+
+
+class Registered(SpecModel):
+    """An object that joins the Axon of the enclosing ``with Axon(...)`` block when constructed in Python.
+
+    The first positional argument is the object's ``name``: ``Artifact("rec-source", ...)``.
+    Objects loaded from YAML are built by validation and never register anywhere.
+    """
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        if name is not None:
+            data["name"] = name
+        super().__init__(**data)
+        axon = _current_axon.get()
+        if axon is not None:
+            axon._register(self)
+
+
+def _name_of(value: Any) -> Any:
+    """Let a reference field take the object itself: ``trainer=train_task`` stores ``train_task.name``."""
+    if isinstance(value, BaseModel):
+        name = getattr(value, "name", None)
+        if isinstance(name, str):
+            return name
+    return value
+
+
+#: A reference by name to a task, artifact or model; accepts the object or its name.
+Ref = Annotated[str, BeforeValidator(_name_of)]

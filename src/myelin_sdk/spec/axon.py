@@ -1,0 +1,147 @@
+"""The Axon: one ML pipeline — artifacts, a shared volume, tasks and sensors.
+
+Declare it in Python (objects join the axon of the enclosing ``with`` block)::
+
+    with Axon("ml-rec") as axon:
+        src = Artifact("rec-source", git=Git(repo="https://github.com/myelinio/myelin-examples.git"))
+        prep = ContainerTask("DataPrep", image="python:3.11-slim", command=["python", "prep.py"])
+        train = TrainTask("Train", image_build=ImageBuild(repository_name="train", artifact=src,
+                                                           dockerfile=Dockerfile("Dockerfile.train")))
+        Sensor("TrainOnStart", tasks=[prep, train])
+
+    if __name__ == "__main__":
+        axon.main()          # python pipeline.py --yaml | --submit | --run-local
+
+or load an original Myelin Axon YAML: ``Axon.from_yaml(text)`` / ``Axon.from_file("axon.yaml")``.
+Both give the same model; everything downstream (compiler, lint, local runner) reads only it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from ._base import Registered, SpecModel, _current_axon
+from .artifacts import Artifact
+from .sensors import Sensor
+from .storage import Parameter, Volume, VolumeClaimTemplate
+from .tasks import Task
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..compiler.bundle import Bundle
+    from ..config import CompileOptions
+    from ..errors import Diagnostic
+
+API_VERSIONS = ("myelin.io/v1alpha1", "myelinproj.io/v1alpha1")
+
+
+class Axon(SpecModel):
+    """An ML pipeline. ``Axon("ml-rec")``; use it as a context manager to collect declared objects."""
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = None
+    api_version: Literal["myelin.io/v1alpha1", "myelinproj.io/v1alpha1"] = "myelin.io/v1alpha1"
+    service_account_name: str | None = None
+    parameters: list[Parameter] = []
+    artifacts: list[Artifact] = []
+    volume: Volume | None = None
+    volume_claim_template: VolumeClaimTemplate | None = None
+    tasks: list[Task] = []
+    sensors: list[Sensor] = []
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        if name is not None:
+            data["name"] = name
+        super().__init__(**data)
+
+    # --- the ``with Axon(...)`` block ---------------------------------------------------------------------
+
+    def __enter__(self) -> Axon:
+        self._token = _current_axon.set(self)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _current_axon.reset(self._token)
+
+    def _register(self, obj: Registered) -> None:
+        if isinstance(obj, Task):
+            self.tasks.append(obj)
+        elif isinstance(obj, Sensor):
+            self.sensors.append(obj)
+        elif isinstance(obj, Artifact):
+            self.artifacts.append(obj)
+        elif isinstance(obj, Parameter):
+            self.parameters.append(obj)
+        elif isinstance(obj, Volume):
+            self.volume = obj
+        elif isinstance(obj, VolumeClaimTemplate):
+            self.volume_claim_template = obj
+
+    # --- lookups ------------------------------------------------------------------------------------------
+
+    def task(self, name: str) -> Task:
+        """The task called ``name`` (``KeyError`` when there is none)."""
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+    def artifact(self, name: str) -> Artifact:
+        """The artifact called ``name`` (``KeyError`` when there is none)."""
+        for artifact in self.artifacts:
+            if artifact.name == name:
+                return artifact
+        raise KeyError(name)
+
+    # --- front end and outputs ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, text: str | bytes, source: str | None = None) -> Axon:
+        """Load an Axon YAML document (``myelin.io/v1alpha1`` or ``myelinproj.io/v1alpha1``, legacy forms)."""
+        from ..axon_yaml import load_axon
+
+        return load_axon(text, source=source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Axon:
+        """Load an Axon YAML file."""
+        from ..axon_yaml import load_axon_file
+
+        return load_axon_file(path)
+
+    def to_document(self) -> dict[str, Any]:
+        """The Axon as a Kubernetes-style document: ``apiVersion``, ``kind``, ``metadata``, ``spec``."""
+        from ..axon_yaml import to_document
+
+        return to_document(self)
+
+    def to_yaml(self) -> str:
+        """The Axon YAML text; ``Axon.from_yaml(a.to_yaml()) == a``."""
+        from ..axon_yaml import dump_yaml
+
+        return dump_yaml(self.to_document())
+
+    def lint(self, source: str | None = None) -> list[Diagnostic]:
+        """Semantic checks: references, duplicate names, weights, conditions. Empty when all is well."""
+        from ..lint import lint_axon
+
+        return lint_axon(self)
+
+    def compile(self, options: CompileOptions | None = None) -> Bundle:
+        """Compile to Kubernetes manifests (raises :class:`~myelin_sdk.errors.MyelinError` on lint errors)."""
+        from ..compiler import compile_axon
+
+        return compile_axon(self, options)
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        """The command line of a ``pipeline.py``: ``--yaml``, ``-o DIR``, ``--lint`` (see ``--help``)."""
+        from ..cli import pipeline_main
+
+        raise SystemExit(pipeline_main(self, argv))
