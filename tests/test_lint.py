@@ -281,7 +281,7 @@ def test_duplicate_route_path_within_a_deployer() -> None:
         Sensor("Serve", tasks=[deployer(routes=routes)])
     d = only(lint_axon(axon))
     assert d.path == "spec.sensors[0].tasks[0].deployer.routes[1].path"
-    assert has_words(d.message, "duplicate route path name '/predict'", "in this deployer")
+    assert has_words(d.message, "duplicate route path '/predict'", "in this deployer")
 
 
 def test_duplicate_env_var_within_a_task() -> None:
@@ -507,10 +507,10 @@ def test_legacy_dag_task_that_no_model_serves() -> None:
     assert has_words(
         d.message,
         "no model of this deployer is served by task 'Deplyo'",
-        "did you mean 'Deploy'?",
-        "model:",
+        "expected model:",
         "deploy tasks served here: 'Deploy' (model 'Rec')",
     )
+    assert d.message.endswith(" — did you mean 'Deploy'?")
 
 
 def test_legacy_models_are_linted_as_backend_models() -> None:

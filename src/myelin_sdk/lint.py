@@ -100,7 +100,7 @@ class _Names:
         if name in self._first:
             self._linter.error(
                 path,
-                f"duplicate {self._what} name {name!r}{self._scope} (first at {self._first[name]}): "
+                f"duplicate {self._what} {name!r}{self._scope} (first at {self._first[name]}): "
                 f"expected unique names",
             )
             return
@@ -114,7 +114,7 @@ class _Names:
             other, other_path = self._labels[label]
             self._linter.error(
                 path,
-                f"{self._what} name {name!r} and {other!r} (at {other_path}) both become the Kubernetes name "
+                f"{self._what} {name!r} and {other!r} (at {other_path}) both become the Kubernetes name "
                 f"{label!r}: they would collide as {self._k8s_object} names; rename one",
             )
             return
@@ -151,16 +151,16 @@ class _Linter:
                 f"axon name {axon.name!r} is not a DNS-1123 label: expected at most 63 lowercase letters, "
                 f"digits and '-', starting and ending with a letter or digit{example}",
             )
-        params = _Names(self, "parameter")
+        params = _Names(self, "parameter name")
         for i, param in enumerate(axon.parameters):
             params.add(param.name, f"spec.parameters[{i}].name")
-        artifacts = _Names(self, "artifact")
+        artifacts = _Names(self, "artifact name")
         for i, artifact in enumerate(axon.artifacts):
             artifacts.add(artifact.name, f"spec.artifacts[{i}].name")
-        tasks = _Names(self, "task", k8s_object="WorkflowTemplate")
+        tasks = _Names(self, "task name", k8s_object="WorkflowTemplate")
         for i, task in enumerate(axon.tasks):
             self.task(task, f"spec.tasks[{i}]", tasks)
-        sensors = _Names(self, "sensor", k8s_object="WorkflowTemplate")
+        sensors = _Names(self, "sensor name", k8s_object="WorkflowTemplate")
         for i, sensor in enumerate(axon.sensors):
             self.sensor(sensor, f"spec.sensors[{i}]", sensors)
         return self.out
@@ -219,7 +219,7 @@ class _Linter:
         build = body.image_build
         if build is not None and build.artifact is not None and build.artifact not in self.artifacts:
             self.error(f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, self.artifacts))
-        env = _Names(self, "env var", scope=f" in task {task.name!r}")
+        env = _Names(self, "env var name", scope=f" in task {task.name!r}")
         for i, var in enumerate(body.env):
             env.add(var.name, f"{path}.env[{i}].name")
 
@@ -228,7 +228,7 @@ class _Linter:
     def sensor(self, sensor: Sensor, path: str, names: _Names) -> None:
         self.valid_name("sensor", sensor.name, f"{path}.name")
         names.add(sensor.name, f"{path}.name")
-        triggers = _Names(self, "trigger", scope=f" in sensor {sensor.name!r}")
+        triggers = _Names(self, "trigger name", scope=f" in sensor {sensor.name!r}")
         for i, trigger in enumerate(sensor.triggers):
             tpath = f"{path}.triggers[{i}]"
             triggers.add(trigger.name, f"{tpath}.name")
@@ -281,7 +281,7 @@ class _Linter:
     def deployer(self, deployer: Deployer, path: str) -> None:
         for i, step in enumerate(deployer.rollout_spec):
             self.rollout_step(step, f"{path}.rolloutSpec[{i}]")
-        models = _Names(self, "model", scope=" in this deployer")
+        models = _Names(self, "model name", scope=" in this deployer")
         for i, model in enumerate(deployer.models):
             models.add(model.name, f"{path}.models[{i}].name")
             self.model(model, f"{path}.models[{i}]")
@@ -312,7 +312,7 @@ class _Linter:
         backends = list(dict.fromkeys(b.name for b in model.backend_models))
         for i, step in enumerate(model.routing_strategy):
             self.routing_step(step, f"{path}.routingStrategy[{i}]", model.name, backends)
-        names = _Names(self, "backend model", scope=f" in model {model.name!r}")
+        names = _Names(self, "backend model name", scope=f" in model {model.name!r}")
         for i, backend in enumerate(model.backend_models):
             bpath = f"{path}.backendModels[{i}]"
             names.add(backend.name, f"{bpath}.name")
@@ -347,9 +347,9 @@ class _Linter:
                 listed = ", ".join(f"{t!r} (model {m!r})" for t, m in served.items()) or "none"
                 self.error(
                     f"{npath}.task",
-                    f"no model of this deployer is served by task {node.task!r}"
-                    f"{did_you_mean(node.task, list(served))}: expected a deploy task named in "
-                    f"backendModels[].deployer, or use model: — deploy tasks served here: {listed}",
+                    f"no model of this deployer is served by task {node.task!r}: expected model: naming "
+                    f"one of its models, or task: naming a deploy task it serves; deploy tasks served "
+                    f"here: {listed}{did_you_mean(node.task, list(served))}",
                 )
             for j, dep in enumerate(node.dependencies):
                 if dep not in known:

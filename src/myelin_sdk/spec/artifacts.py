@@ -11,6 +11,8 @@ On a cluster an artifact becomes an Argo input artifact of the image-build step,
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from ._base import Registered, SpecModel
@@ -54,6 +56,9 @@ class Local(SpecModel):
 
 class Artifact(Registered):
     """A named code source, mounted at ``path`` in the build steps that use it."""
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(name, **data)
 
     name: str = Field(min_length=1)
     path: str = "/src"

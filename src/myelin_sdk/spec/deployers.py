@@ -95,7 +95,9 @@ class Model(SpecModel):
 
     @model_validator(mode="after")
     def _normalise(self) -> Model:
-        if self.trainer is not None and self.deployer is not None and not self.backend_models:
+        if (self.trainer is not None or self.deployer is not None) and self.backend_models:
+            raise ValueError("give either the legacy trainer/deployer or backendModels, not both")
+        if self.trainer is not None and self.deployer is not None:
             self.backend_models = [
                 BackendModel(
                     name=self.name,

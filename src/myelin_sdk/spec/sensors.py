@@ -185,6 +185,9 @@ def _step(item: Any) -> Any:
 class Sensor(Registered):
     """Runs ``tasks`` in order when any trigger fires and every condition holds."""
 
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(name, **data)
+
     name: str = Field(min_length=1)
     triggers: list[Trigger] = []
     conditions: list[Metric] = []

@@ -21,6 +21,9 @@ from ._base import Registered, SpecModel
 class Volume(Registered):
     """A Kubernetes volume source, kept as written (``flexVolume``, ``hostPath``, ``nfs``, ...)."""
 
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(name, **data)
+
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1)
@@ -85,6 +88,9 @@ class VolumeClaimTemplate(Registered):
 
 class Parameter(Registered):
     """A workflow parameter, readable in task ``env`` values as ``{{workflow.parameters.<name>}}``."""
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(name, **data)
 
     name: str = Field(min_length=1)
     value: str = ""

@@ -148,6 +148,9 @@ class SparkSpec(TaskBody):
 class Task(Registered):
     """A named task with exactly one body: ``container``, ``train``, ``deploy`` or ``spark``."""
 
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(name, **data)
+
     name: str = Field(min_length=1)
     container: ContainerSpec | None = None
     train: TrainSpec | None = None
