@@ -162,3 +162,30 @@ spec:
     trigger = axon.sensors[0].triggers[0]
     assert isinstance(trigger, Lifecycle)
     assert (trigger.name, trigger.condition) == ("Train-Succeeded", "Succeeded")
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+LEGACY_KEYS = {
+    "buiderImage",
+    "task",
+    "trainer",
+    "deployer",
+    "match",
+}  # normalised away, or null in the source
+
+
+@pytest.mark.parametrize("path", AXON_FILES, ids=lambda p: p.name)
+def test_written_yaml_uses_the_original_keys(path: Path) -> None:
+    """Every key of the source is written back under the same spelling (catches alias mistakes like 's2I')."""
+    from myelin_sdk.yamlio import load_documents
+
+    source = _keys(load_documents(path.read_text())[0].data)
+    written = _keys(Axon.from_file(path).to_document())
+    assert source - LEGACY_KEYS <= written, sorted(source - LEGACY_KEYS - written)

@@ -129,7 +129,7 @@ def test_rollout_destinations_positional() -> None:
             "either image or imageBuild",
         ),
         (lambda: ImageBuild(repository_name="r"), "exactly one of dockerfile or s2i"),
-        (lambda: Artifact("a"), "exactly one source of git, s3 or local (found: none)"),
+        (lambda: Artifact("a"), "an artifact needs exactly one of git, s3 or local (found: none)"),
         (lambda: Volume("v"), "a volume needs a source"),
         (lambda: Calendar(name="c"), "exactly one of schedule or interval"),
         (lambda: Calendar(name="c", schedule="every day"), "not a 5-field cron expression"),

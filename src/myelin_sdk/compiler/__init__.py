@@ -17,7 +17,7 @@ from ..errors import Diagnostic, MyelinError
 from ..spec import Axon
 from .bundle import Bundle, Manifest
 from .storage import persistent_volume_claim
-from .workflows import task_workflow_template
+from .workflows import needs_template, task_workflow_template
 
 __all__ = ["Bundle", "CompileOptions", "Manifest", "compile_axon"]
 
@@ -34,9 +34,24 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     pvc = persistent_volume_claim(axon, options)
     if pvc is not None:
         bundle.add(pvc)
+    missing = [
+        Diagnostic(
+            f"spec.tasks[{i}].{task.kind}",
+            f"task {task.name!r} has no image or imageBuild: a cluster cannot run it",
+        )
+        for i, task in enumerate(axon.tasks)
+        if task.body.image is None and task.body.image_build is None
+    ]
+    if missing:
+        raise MyelinError(missing)
     for task in axon.tasks:
-        bundle.add(task_workflow_template(axon, task, options))
-    leaks = list(_axon_placeholders(bundle.manifests))
+        if needs_template(task):
+            bundle.add(task_workflow_template(axon, task, options))
+    leaks = [
+        leak
+        for m in bundle.manifests
+        for leak in _axon_placeholders(m, f"{m['kind']}/{m['metadata']['name']}:")
+    ]
     if leaks:
         raise MyelinError(leaks)
     return bundle
@@ -48,7 +63,7 @@ def _axon_placeholders(value: Any, path: str = "") -> Any:
 
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _axon_placeholders(v, f"{path}.{k}" if path else str(k))
+            yield from _axon_placeholders(v, f"{path}.{k}" if not path.endswith(":") else f"{path} {k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _axon_placeholders(v, f"{path}[{i}]")

@@ -16,6 +16,16 @@ SENSOR_LABEL = "myelin.io/sensor"
 ORIGINAL_NAME = "myelin.io/name"
 
 
+def canonical(value: Any) -> Any:
+    """Free-form dicts (a claim spec, a volume source) with their keys sorted, so that equal axons give
+    equal bytes whatever order their YAML or Python wrote the keys in."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def labels(axon: Axon, **extra: str) -> dict[str, str]:
     """The labels every object of ``axon`` carries, plus ``extra`` (``task=...`` -> ``myelin.io/task``)."""
     out = {PART_OF: "myelin", MANAGED_BY: "myelin-sdk", AXON_LABEL: axon.name}

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import CompileOptions
 from ..spec import Axon
-from .meta import claim_name, metadata
+from .meta import canonical, claim_name, metadata
 
 VOLUME_NAME = "axon-store"
 
@@ -23,7 +23,12 @@ def persistent_volume_claim(axon: Axon, options: CompileOptions) -> dict[str, An
     md["labels"] = {**template.metadata.labels, **md["labels"]}
     if template.metadata.annotations:
         md["annotations"] = {**template.metadata.annotations, **md["annotations"]}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": md, "spec": template.spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": md,
+        "spec": canonical(template.spec),
+    }
 
 
 def store_volume(axon: Axon) -> dict[str, Any] | None:
@@ -31,5 +36,5 @@ def store_volume(axon: Axon) -> dict[str, Any] | None:
     if axon.volume_claim_template is not None:
         return {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(axon)}}
     if axon.volume is not None:
-        return {"name": VOLUME_NAME, **axon.volume.source}
+        return {"name": VOLUME_NAME, **canonical(axon.volume.source)}
     return None

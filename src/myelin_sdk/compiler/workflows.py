@@ -27,7 +27,7 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, UnsupportedError
 from ..names import dns_label
 from ..spec import Artifact, Axon, ImageBuild, Task
-from .meta import labels, metadata, task_template_name
+from .meta import canonical, labels, metadata, task_template_name
 from .storage import VOLUME_NAME, store_volume
 
 ENTRYPOINT = "main"
@@ -187,13 +187,19 @@ def _run_template(axon: Axon, task: Task, options: CompileOptions) -> Container:
         args=body.args,
         env=_env(runtime_env(axon, task, options) + [e.to_dict() for e in body.env]),
         resources=m.ResourceRequirements.model_validate(resources) if resources else None,
-        node_selector=body.node_selector or None,
+        node_selector=canonical(body.node_selector) or None,
         volume_mounts=mounts or None,
     )
 
 
+def needs_template(task: Task) -> bool:
+    """Whether a task has anything to run on a cluster: a deploy task with a prebuilt image has not (its image
+    is only served, by the deployer)."""
+    return not (task.kind == "deploy" and task.body.image_build is None)
+
+
 def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
-    """The ``WorkflowTemplate`` of one task, as a manifest dict."""
+    """The ``WorkflowTemplate`` of one task, as a manifest dict (see :func:`needs_template`)."""
     name = task_template_name(axon, task.name)
     md = metadata(axon, name, options, original=task.name, task=dns_label(task.name))
     volumes: list[dict[str, Any]] = []

@@ -78,6 +78,18 @@ class Registered(SpecModel):
             axon._register(self)
 
 
+def exactly_one(model: BaseModel, fields: tuple[str, ...], what: str) -> str:
+    """The one of ``fields`` that is set on ``model``; a ``ValueError`` naming ``what`` needs otherwise."""
+    found = [f for f in fields if getattr(model, f) is not None]
+    if len(found) != 1:
+        info = type(model).model_fields
+        names = [str(info[f].alias or f) for f in fields]
+        choices = ", ".join(names[:-1]) + f" or {names[-1]}"
+        got = ", ".join(str(info[f].alias or f) for f in found) or "none"
+        raise ValueError(f"{what} needs exactly one of {choices} (found: {got})")
+    return found[0]
+
+
 def _name_of(value: Any) -> Any:
     """Let a reference field take the object itself: ``trainer=train_task`` stores ``train_task.name``."""
     if isinstance(value, BaseModel):

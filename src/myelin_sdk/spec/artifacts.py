@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ._base import Registered, SpecModel
+from ._base import Registered, SpecModel, exactly_one
 
 
 class SecretKeySelector(SpecModel):
@@ -68,10 +68,7 @@ class Artifact(Registered):
 
     @model_validator(mode="after")
     def _one_source(self) -> Artifact:
-        kinds = [k for k in ("git", "s3", "local") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            found = ", ".join(kinds) if kinds else "none"
-            raise ValueError(f"an artifact needs exactly one source of git, s3 or local (found: {found})")
+        exactly_one(self, ("git", "s3", "local"), "an artifact")
         return self
 
     @property

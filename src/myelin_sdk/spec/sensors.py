@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import Ref, Registered, SpecModel
+from ._base import Ref, Registered, SpecModel, exactly_one
 from .deployers import Deployer
 from .tasks import Task
 
@@ -154,9 +154,7 @@ class SensorStep(SpecModel):
 
     @model_validator(mode="after")
     def _one(self) -> SensorStep:
-        kinds = [k for k in ("resource_executor", "trainer", "deployer") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("a sensor step needs exactly one of resourceExecutor, trainer or deployer")
+        exactly_one(self, ("resource_executor", "trainer", "deployer"), "a sensor step")
         return self
 
     @property

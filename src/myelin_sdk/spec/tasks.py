@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ._base import Ref, Registered, SpecModel
+from ._base import Ref, Registered, SpecModel, exactly_one
 
 TaskKind = Literal["container", "train", "deploy", "spark"]
 TASK_KINDS: tuple[TaskKind, ...] = ("container", "train", "deploy", "spark")
@@ -61,14 +61,13 @@ class ImageBuild(SpecModel):
     build_location: str | None = None
     check_image_exists: bool = False
     dockerfile: Dockerfile | None = None
-    s2i: S2I | None = None
+    s2i: S2I | None = Field(default=None, alias="s2i")  # to_camel would say "s2I"
     volume_mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
 
     @model_validator(mode="after")
     def _one_builder(self) -> ImageBuild:
-        if (self.dockerfile is None) == (self.s2i is None):
-            raise ValueError("an imageBuild needs exactly one of dockerfile or s2i")
+        exactly_one(self, ("dockerfile", "s2i"), "an imageBuild")
         return self
 
     @property
@@ -159,12 +158,7 @@ class Task(Registered):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Task:
-        kinds = [k for k in TASK_KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            found = ", ".join(kinds) if kinds else "none"
-            raise ValueError(
-                f"a task needs exactly one of container, train, deploy or spark (found: {found})"
-            )
+        exactly_one(self, TASK_KINDS, "a task")
         return self
 
     @property

@@ -1,0 +1,190 @@
+"""pytest plugin: real ``pushgateway`` and ``prometheus`` servers (loaded from tests/conftest.py).
+
+Both fixtures are session-scoped, bind only 127.0.0.1 on a free port, run in their own
+process group with a temporary data directory, and are stopped (group killed) at the end.
+Prometheus scrapes the Pushgateway every second with ``honor_labels: true``.  If the
+Debian binaries are missing the fixtures *fail* (never skip), naming the apt command::
+
+    def test_x(prometheus, pushgateway):
+        push(pushgateway.url, "job-x", "loss_ml__rec", 0.5)
+        wait_for(prometheus.url, "loss_ml__rec == 0.5")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "APT_INSTALL",
+    "Server",
+    "free_port",
+    "prometheus",
+    "push",
+    "pushgateway",
+    "wait_for",
+]
+
+APT_INSTALL = "apt-get update && apt-get install -y prometheus prometheus-pushgateway"
+PROMETHEUS_BIN = "prometheus"
+PUSHGATEWAY_BIN = "prometheus-pushgateway"
+
+
+@dataclass
+class Server:
+    """A running server: ``url`` is ``http://127.0.0.1:<port>``."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it after return)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    if path is None:
+        pytest.fail(f"{name} is not installed; run: {APT_INSTALL}", pytrace=False)
+    return path
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def _start(name: str, args_for_port: Any, workdir: Path, ready_timeout: float = 20.0) -> Server:
+    """Start ``name`` on a free port (retrying a few ports on a lost race) and wait for ``/-/ready``."""
+    binary = _binary(name)
+    last = ""
+    for attempt in range(3):
+        port = free_port()
+        log = workdir / f"{name}-{attempt}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [binary, *args_for_port(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return Server(url=url, process=process, log=log)
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        _stop(process)
+        last = log.read_text(errors="replace")[-2000:]
+    pytest.fail(f"{name} did not become ready on 127.0.0.1; last log:\n{last}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Prometheus Pushgateway on 127.0.0.1 (``.url``)."""
+    workdir = tmp_path_factory.mktemp("pushgateway")
+    server = _start(PUSHGATEWAY_BIN, lambda port: [f"--web.listen-address=127.0.0.1:{port}"], workdir)
+    yield server
+    _stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def prometheus(pushgateway: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Prometheus on 127.0.0.1 (``.url``) scraping :func:`pushgateway` every second."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    target = urllib.parse.urlsplit(pushgateway.url).netloc
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n"
+        "  scrape_interval: 1s\n"
+        "  evaluation_interval: 1s\n"
+        "scrape_configs:\n"
+        "  - job_name: pushgateway\n"
+        "    honor_labels: true\n"
+        "    static_configs:\n"
+        f"      - targets: ['{target}']\n"
+    )
+    data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
+    server = _start(
+        PROMETHEUS_BIN,
+        lambda port: [
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        workdir,
+    )
+    try:
+        # Prometheus applies new scrape targets on a 5 s tick: wait for the first scrape here, once,
+        # so that tests see a pushed value within about a second.
+        wait_for(server.url, 'up{job="pushgateway"} == 1', timeout=20.0)
+    except BaseException:
+        _stop(server.process)
+        raise
+    yield server
+    _stop(server.process)
+
+
+def push(pushgateway_url: str, job: str, metric: str, value: float, *, replace: bool = True) -> None:
+    """Push ``metric value`` for ``job`` in the text exposition format (PUT replaces the job's group)."""
+    body = f"# TYPE {metric} gauge\n{metric} {value!r}\n".encode()
+    request = urllib.request.Request(
+        f"{pushgateway_url.rstrip('/')}/metrics/job/{urllib.parse.quote(job, safe='')}",
+        data=body,
+        method="PUT" if replace else "POST",
+        headers={"Content-Type": "text/plain; version=0.0.4"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status in (200, 202), response.status
+
+
+def wait_for(prometheus_url: str, promql: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Poll an instant query until it returns a non-empty result; return it, or fail the test."""
+    url = f"{prometheus_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                payload = json.load(response)
+            result: list[dict[str, Any]] = payload["data"]["result"]
+            if result:
+                return result
+            last = payload
+        except (OSError, ValueError, KeyError) as exc:
+            last = exc
+        time.sleep(0.1)
+    pytest.fail(f"{promql!r} returned nothing within {timeout}s from {prometheus_url} (last: {last})")
