@@ -12,49 +12,77 @@ The model lives in :mod:`myelin_sdk.spec`, the compiler in :mod:`myelin_sdk.comp
 :mod:`myelin_sdk.lint`, the command line in :mod:`myelin_sdk.cli`.
 """
 
-from .config import CompileOptions
-from .errors import Diagnostic, MyelinError, UnsupportedError
-from .spec import (
-    S2I,
-    S3,
-    Alert,
-    Artifact,
-    Axon,
-    BackendModel,
-    Calendar,
-    ContainerSpec,
-    ContainerTask,
-    DagNode,
-    Deployer,
-    DeploySpec,
-    DeployTask,
-    Destination,
-    Dockerfile,
-    EnvVar,
-    Git,
-    ImageBuild,
-    Lifecycle,
-    Local,
-    Metric,
-    MetricSpec,
-    Model,
-    Parameter,
-    Resources,
-    Rest,
-    RolloutStep,
-    Route,
-    RouteDestination,
-    RoutingStep,
-    SecretKeySelector,
-    Sensor,
-    SensorStep,
-    Shadow,
-    Task,
-    TrainSpec,
-    TrainTask,
-    Volume,
-    VolumeClaimTemplate,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import CompileOptions
+    from .errors import Diagnostic, MyelinError, UnsupportedError
+    from .spec import (
+        S2I,
+        S3,
+        Alert,
+        Artifact,
+        Axon,
+        BackendModel,
+        Calendar,
+        ContainerSpec,
+        ContainerTask,
+        DagNode,
+        Deployer,
+        DeploySpec,
+        DeployTask,
+        Destination,
+        Dockerfile,
+        EnvVar,
+        Git,
+        ImageBuild,
+        Lifecycle,
+        Local,
+        Metric,
+        MetricSpec,
+        Model,
+        Parameter,
+        Resources,
+        Rest,
+        RolloutStep,
+        Route,
+        RouteDestination,
+        RoutingStep,
+        SecretKeySelector,
+        Sensor,
+        SensorStep,
+        Shadow,
+        Task,
+        TrainSpec,
+        TrainTask,
+        Volume,
+        VolumeClaimTemplate,
+    )
+
+# Imported on first use, so that `myelin --help` does not pay for pydantic: name -> module.
+_LAZY = {
+    "CompileOptions": ".config",
+    "Diagnostic": ".errors",
+    "MyelinError": ".errors",
+    "UnsupportedError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        module = importlib.import_module(_LAZY.get(name, ".spec"), __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "S2I",

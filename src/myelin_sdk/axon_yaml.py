@@ -28,6 +28,11 @@ _TRIGGER_TYPES = ("Lifecycle", "Alert", "Rest", "Calendar")
 
 def load_axon(text: str | bytes, source: str | None = None) -> Axon:
     """Parse Axon YAML text. A stream may hold other objects too, but exactly one ``kind: Axon``."""
+    return load_axon_document(text, source)[0]
+
+
+def load_axon_document(text: str | bytes, source: str | None = None) -> tuple[Axon, Document]:
+    """Like :func:`load_axon`, with the YAML document (its ``line_of(path)`` places diagnostics)."""
     where = source or "<input>"
     docs = load_documents(text, source=where)
     axons = [d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == "Axon"]
@@ -45,17 +50,21 @@ def load_axon(text: str | bytes, source: str | None = None) -> Axon:
         )
     if len(axons) > 1:
         raise MyelinError(f"{len(axons)} Axon documents in one file; put each axon in its own file", where)
-    return from_document(axons[0], where)
+    return from_document(axons[0], where), axons[0]
 
 
 def load_axon_file(path: str | Path) -> Axon:
     """Read and parse an Axon YAML file."""
-    p = Path(path)
+    return load_axon_file_document(path)[0]
+
+
+def load_axon_file_document(path: str | Path) -> tuple[Axon, Document]:
+    """Read and parse an Axon YAML file, with its YAML document."""
     try:
-        text = p.read_bytes()
+        text = Path(path).read_bytes()
     except OSError as exc:
         raise MyelinError(f"cannot read: {exc.strerror}", str(path)) from None
-    return load_axon(text, source=str(path))
+    return load_axon_document(text, source=str(path))
 
 
 def from_document(doc: Document, source: str) -> Axon:

@@ -124,10 +124,11 @@ def _print_diagnostics(diags: Sequence[Any], source: str | None) -> None:
 def _cmd_lint(args: argparse.Namespace) -> int:
     from .errors import MyelinError
     from .lint import lint_axon
-    from .loader import load_path
+    from .loader import load_path_located, place
 
     try:
-        diags = lint_axon(load_path(args.path, args.axon))
+        axon, document = load_path_located(args.path, args.axon)
+        diags = place(lint_axon(axon), document)
         source = args.path
     except MyelinError as exc:
         diags, source = exc.diagnostics, exc.source or args.path
@@ -158,10 +159,15 @@ def emit(bundle: Bundle, output: str) -> None:
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import compile_axon
-    from .loader import load_path
+    from .errors import MyelinError
+    from .loader import load_path_located, place
 
-    axon = load_path(args.path, args.axon)
-    emit(compile_axon(axon, _options(args)), args.output)
+    axon, document = load_path_located(args.path, args.axon)
+    try:
+        bundle = compile_axon(axon, _options(args))
+    except MyelinError as exc:
+        raise MyelinError(place(exc.diagnostics, document), args.path) from None
+    emit(bundle, args.output)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ and must leave exactly one :class:`Axon` in its globals (or name one with ``axon
 
 from __future__ import annotations
 
+import dataclasses
 import runpy
 import sys
 import traceback
@@ -17,10 +18,17 @@ from pydantic import ValidationError
 
 from .errors import Diagnostic, MyelinError
 from .spec import Axon
+from .yamlio import Document
 
 
 def load_path(path: str | Path, axon_name: str | None = None) -> Axon:
     """An Axon from a ``.py`` file or an Axon YAML file; user mistakes raise :class:`MyelinError`."""
+    return load_path_located(path, axon_name)[0]
+
+
+def load_path_located(path: str | Path, axon_name: str | None = None) -> tuple[Axon, Document | None]:
+    """Like :func:`load_path`, with the YAML document of a YAML file (``None`` for a Python file), so that
+    diagnostics about the model can name their line: ``place(diagnostics, document)``."""
     p = Path(path)
     if not p.exists():
         raise MyelinError("no such file", str(path))
@@ -29,8 +37,20 @@ def load_path(path: str | Path, axon_name: str | None = None) -> Axon:
             "is a directory: give an Axon YAML file or a Python file that declares an Axon", str(path)
         )
     if p.suffix == ".py":
-        return _load_python(p, axon_name)
-    return Axon.from_file(p)
+        return _load_python(p, axon_name), None
+    from .axon_yaml import load_axon_file_document
+
+    return load_axon_file_document(p)
+
+
+def place(diagnostics: list[Diagnostic], document: Document | None) -> list[Diagnostic]:
+    """The diagnostics with the YAML line of their field path filled in, where it is known."""
+    if document is None:
+        return diagnostics
+    return [
+        d if d.line or not d.path else dataclasses.replace(d, line=document.line_of(d.path))
+        for d in diagnostics
+    ]
 
 
 def _user_line(exc: BaseException, path: Path) -> int | None:

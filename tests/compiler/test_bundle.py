@@ -170,18 +170,20 @@ def test_failure_on_a_first_write_creates_nothing(tmp_path: Path, monkeypatch: p
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: Bundle.write('.') raises ValueError (Path('.').with_name) — a traceback from "
-    "`myelin compile X -o .`",
-)
-def test_writing_to_the_current_directory_fails_cleanly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``-o .``: either refused with a MyelinError or written; never another exception type."""
+def test_writing_to_the_current_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o .`` would move the working directory aside: refused with a MyelinError, nothing touched."""
+    (tmp_path / "keep.txt").write_text("mine")
     monkeypatch.chdir(tmp_path)
-    try:
+    with pytest.raises(MyelinError, match="holds the current directory"):
         make_bundle("a").write(".")
-    except MyelinError:
-        return
-    assert (tmp_path / KUSTOMIZATION).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_a_foreign_non_empty_directory_is_refused(tmp_path: Path) -> None:
+    """A directory that myelin did not write (no kustomization.yaml) is never replaced."""
+    target = tmp_path / "project"
+    target.mkdir()
+    (target / "notes.md").write_text("mine")
+    with pytest.raises(MyelinError, match="not empty"):
+        make_bundle("a").write(target)
+    assert [p.name for p in target.iterdir()] == ["notes.md"]

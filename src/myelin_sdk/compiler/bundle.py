@@ -68,10 +68,19 @@ class Bundle:
 
     def write(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write one file per object and a ``kustomization.yaml``, replacing ``directory`` atomically."""
-        target = Path(directory)
+        target = Path(directory).resolve()
         names = self.file_names()
         if target.exists() and not target.is_dir():
-            raise MyelinError(f"{target} exists and is not a directory")
+            raise MyelinError(f"{directory} exists and is not a directory")
+        if target == Path.cwd() or target in Path.cwd().parents:
+            raise MyelinError(
+                f"refusing to replace {directory}: it holds the current directory; name a new one"
+            )
+        if target.is_dir() and any(target.iterdir()) and not (target / "kustomization.yaml").exists():
+            raise MyelinError(
+                f"refusing to replace {directory}: it is not empty and has no kustomization.yaml, so it was "
+                "not written by myelin compile"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
@@ -86,7 +95,11 @@ class Bundle:
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 target.rename(old)
-                tmp.rename(target)
+                try:
+                    tmp.rename(target)
+                except BaseException:
+                    old.rename(target)
+                    raise
                 shutil.rmtree(old)
             else:
                 tmp.rename(target)

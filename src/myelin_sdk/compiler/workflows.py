@@ -120,7 +120,7 @@ def _build_templates(axon: Axon, task: Task, options: CompileOptions) -> list[tu
                     image=options.kaniko_image,
                     args=_kaniko(location, dockerfile, image, options),
                     inputs=inputs,
-                    volume_mounts=[*_docker_config_mounts(options), *extra_mounts],
+                    volume_mounts=[*_docker_config_mounts(options), *extra_mounts] or None,
                 ),
             )
         )
@@ -169,7 +169,7 @@ def _check_image(task: Task, options: CompileOptions) -> Container:
         image=options.crane_image,
         command=["sh", "-c"],
         args=[f"if crane manifest '{image}' >/dev/null 2>&1; then echo exists; else echo missing; fi"],
-        volume_mounts=_docker_config_mounts(options),
+        volume_mounts=_docker_config_mounts(options) or None,
         env=[Env(name="DOCKER_CONFIG", value="/kaniko/.docker")] if options.registry_secret else None,
     )
 
