@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv test lint typecheck check demo golden clean
+.PHONY: help venv test lint demo golden docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -23,7 +23,7 @@ test: $(STAMP) ## run the test suite
 lint: $(STAMP) ## ruff (lint and format check) and mypy on src/
 	$(VENV)/bin/ruff check src tests examples
 	$(VENV)/bin/ruff format --check src tests examples
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy src examples/recommender_demo/pipeline.py
 
 golden: $(STAMP) ## regenerate the golden YAML files under tests/golden (review the diff!)
 	$(PY) -m pytest tests/compiler/test_golden.py --update-golden -q
@@ -32,6 +32,10 @@ demo: $(STAMP) ## the recommender demo: lint it and compile it to build/recommen
 	$(VENV)/bin/myelin lint examples/recommender_demo/recommender-demo.yaml
 	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -o build/recommender-demo
 	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
+
+docs: $(STAMP) ## build the documentation site into build/site (mkdocs)
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	$(VENV)/bin/mkdocs build --strict -d build/site
 
 clean: ## remove the virtual environment and build output
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
