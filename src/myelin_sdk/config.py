@@ -51,7 +51,7 @@ class CompileOptions:
         values: dict[str, Any] = {}
         for f in fields(cls):
             key = f"MYELIN_{f.name.upper()}"
-            if key in source:
+            if source.get(key):  # an empty variable counts as unset
                 values[f.name] = source[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)

@@ -27,7 +27,8 @@ class Diagnostic:
     def format(self, source: str | None = None) -> str:
         where = f"{source}:{self.line}: " if source and self.line else f"{source}: " if source else ""
         at = f"{self.path}: " if self.path else ""
-        return f"{where}{at}{self.message}"
+        kind = "warning: " if self.severity == "warning" else ""
+        return f"{where}{at}{kind}{self.message}"
 
     def to_dict(self, source: str | None = None) -> dict[str, str | int]:
         out: dict[str, str | int] = {"severity": self.severity, "path": self.path, "message": self.message}

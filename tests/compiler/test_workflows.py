@@ -690,3 +690,20 @@ def test_task_without_image_or_build_is_refused(factory: Any, kind: str) -> None
     assert f"spec.tasks[1].{kind}" in message
     assert "'Local'" in message
     assert "no image or imageBuild" in message
+
+
+def test_s2i_build_without_a_shared_volume_is_refused() -> None:
+    """The s2i step hands its Dockerfile to kaniko through the shared volume, so one is required."""
+    with Axon("novol") as axon:
+        src = Artifact("src", git=Git(repo="https://example.org/r.git"))
+        DeployTask(
+            "Serve", image_build=ImageBuild(repository_name="s", artifact=src, s2i=S2I(builder_image="b:1"))
+        )
+    with pytest.raises(MyelinError, match=r"spec\.tasks\[0\]\.deploy\.imageBuild\.s2i: an s2i build needs"):
+        compile_axon(axon)
+
+
+def test_empty_environment_variable_counts_as_unset() -> None:
+    assert CompileOptions.from_env({"MYELIN_TAG": "", "MYELIN_REGISTRY": "r.example/x"}).image_for("a") == (
+        "r.example/x/a:latest"
+    )

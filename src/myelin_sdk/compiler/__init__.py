@@ -16,7 +16,7 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, MyelinError
 from ..spec import Axon
 from .bundle import Bundle, Manifest
-from .storage import persistent_volume_claim
+from .storage import persistent_volume_claim, store_volume
 from .workflows import needs_template, task_workflow_template
 
 __all__ = ["Bundle", "CompileOptions", "Manifest", "compile_axon"]
@@ -42,6 +42,16 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
         for i, task in enumerate(axon.tasks)
         if task.body.image is None and task.body.image_build is None
     ]
+    if store_volume(axon) is None:
+        missing += [
+            Diagnostic(
+                f"spec.tasks[{i}].{task.kind}.imageBuild.s2i",
+                "an s2i build needs the axon's shared volume "
+                "(volume or volumeClaimTemplate): the generated Dockerfile is handed to kaniko through it",
+            )
+            for i, task in enumerate(axon.tasks)
+            if task.body.image_build is not None and task.body.image_build.s2i is not None
+        ]
     if missing:
         raise MyelinError(missing)
     for task in axon.tasks:

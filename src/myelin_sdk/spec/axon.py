@@ -10,7 +10,7 @@ Declare it in Python (objects join the axon of the enclosing ``with`` block)::
         Sensor("TrainOnStart", tasks=[prep, train])
 
     if __name__ == "__main__":
-        axon.main()          # python pipeline.py --yaml | --submit | --run-local
+        axon.main()          # python pipeline.py --yaml | --lint | --axon-yaml
 
 or load an original Myelin Axon YAML: ``Axon.from_yaml(text)`` / ``Axon.from_file("axon.yaml")``.
 Both give the same model; everything downstream (compiler, lint, local runner) reads only it.
@@ -128,7 +128,7 @@ class Axon(SpecModel):
 
         return dump_yaml(self.to_document())
 
-    def lint(self, source: str | None = None) -> list[Diagnostic]:
+    def lint(self) -> list[Diagnostic]:
         """Semantic checks: references, duplicate names, weights, conditions. Empty when all is well."""
         from ..lint import lint_axon
 
