@@ -305,22 +305,19 @@ def test_help_imports_neither_hera_nor_pydantic() -> None:
     assert not heavy, sorted(heavy)
 
 
-def test_pipeline_yaml_prints_the_same_bytes_as_myelin_compile() -> None:
-    pipeline = subprocess.run(
+@pytest.fixture(scope="module")
+def pipeline_yaml() -> str:
+    """What ``python pipeline.py --yaml`` prints, run once for the comparisons below."""
+    return subprocess.run(
         [sys.executable, str(DEMO_PY), "--yaml"], capture_output=True, text=True, encoding="utf-8", check=True
-    )
-    compiled = run_cli("compile", str(DEMO_PY))
-    assert compiled.returncode == 0, compiled.stderr
-    assert pipeline.stdout == compiled.stdout
+    ).stdout
 
 
-def test_pipeline_yaml_prints_the_same_bytes_as_compiling_the_yaml_file() -> None:
-    pipeline = subprocess.run(
-        [sys.executable, str(DEMO_PY), "--yaml"], capture_output=True, text=True, encoding="utf-8", check=True
-    )
-    compiled = run_cli("compile", str(DEMO_YAML))
+@pytest.mark.parametrize("source", [DEMO_PY, DEMO_YAML], ids=["pipeline.py", "recommender-demo.yaml"])
+def test_pipeline_yaml_prints_the_same_bytes_as_myelin_compile(pipeline_yaml: str, source: Path) -> None:
+    compiled = run_cli("compile", str(source))
     assert compiled.returncode == 0, compiled.stderr
-    assert pipeline.stdout == compiled.stdout
+    assert pipeline_yaml == compiled.stdout
 
 
 def test_pipeline_axon_yaml_loads_back_to_an_equal_axon() -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import Diagnostic, MyelinError, did_you_mean, format_path
 from .spec import API_VERSIONS, Axon
 from .spec._base import SpecModel
-from .yamlio import Document, dump, load_documents
+from .yamlio import Document, load_documents
 
 _METADATA_FIELDS = ("name", "namespace")
 _TRIGGER_TYPES = ("Lifecycle", "Alert", "Rest", "Calendar")
@@ -120,20 +120,20 @@ def to_document(axon: Axon) -> dict[str, Any]:
     return {"apiVersion": api, "kind": "Axon", "metadata": metadata, "spec": body}
 
 
-def dump_yaml(document: dict[str, Any]) -> str:
-    return dump(document)
-
-
 # --- pydantic errors -> diagnostics ------------------------------------------------------------------------
 
 
-def _yaml_path(loc: tuple[str | int, ...]) -> str:
+def _yaml_path(loc: tuple[str | int, ...], root: str | None = None) -> str:
+    """The field path of a pydantic location: under ``spec``/``metadata`` for an Axon document, or under
+    ``root`` (an object's class name, for errors raised by a Python constructor)."""
     parts: list[str | int] = []
     for i, part in enumerate(loc):
         # discriminated unions add the tag to the location: triggers[0].Lifecycle.task -> triggers[0].task
         if isinstance(part, str) and part in _TRIGGER_TYPES and i >= 2 and loc[i - 2] == "triggers":
             continue
         parts.append(part)
+    if root is not None:
+        return format_path([root, *parts])
     if not parts:
         return "spec"
     head = parts[0]
@@ -194,11 +194,14 @@ def _literal_choices(expected: str) -> list[str]:
     return [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
 
 
-def diagnostics_from(exc: ValidationError, doc: Document | None = None) -> list[Diagnostic]:
-    """One diagnostic per pydantic error, with YAML field paths (``spec.tasks[1].train.lossMetric``)."""
+def diagnostics_from(
+    exc: ValidationError, doc: Document | None = None, root: str | None = None
+) -> list[Diagnostic]:
+    """One diagnostic per pydantic error, with YAML field paths (``spec.tasks[1].train.lossMetric``), or paths
+    under ``root`` for an object built in Python (``TrainTask.train.lossMetrik``)."""
     out: list[Diagnostic] = []
     for err in exc.errors():
-        path = _yaml_path(tuple(err["loc"]))
+        path = _yaml_path(tuple(err["loc"]), root)
         line = doc.line_of(path) if doc is not None else None
         diag = Diagnostic(path, _message(err), line=line)
         if diag not in out:

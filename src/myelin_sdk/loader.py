@@ -71,17 +71,8 @@ def _load_python(path: Path, axon_name: str | None) -> Axon:
         from .axon_yaml import diagnostics_from
 
         line = _user_line(exc, path)
-        diags = [
-            Diagnostic(f"{exc.title}: {d.path}".rstrip(": "), d.message, line=line)
-            for d in diagnostics_from(exc)
-        ]
-        raise MyelinError(
-            [
-                Diagnostic(d.path.replace(": spec.", ".").replace(": spec", ""), d.message, line=d.line)
-                for d in diags
-            ],
-            where,
-        ) from None
+        diags = [dataclasses.replace(d, line=line) for d in diagnostics_from(exc, root=exc.title)]
+        raise MyelinError(diags, where) from None
     except SystemExit as exc:
         raise MyelinError(f"the file exited (SystemExit {exc.code}) while being loaded", where) from None
     except Exception as exc:  # user code: report it like a compiler would, with the line

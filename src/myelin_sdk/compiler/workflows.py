@@ -85,7 +85,7 @@ def _build_location(build: ImageBuild, axon: Axon) -> str:
     return "/workspace"
 
 
-def _kaniko(context: str, dockerfile: str, image: str, options: CompileOptions) -> list[str]:
+def _kaniko(context: str, dockerfile: str, image: str) -> list[str]:
     return [
         f"--context=dir://{context}",
         f"--dockerfile={dockerfile}",
@@ -118,7 +118,7 @@ def _build_templates(axon: Axon, task: Task, options: CompileOptions) -> list[tu
                 Container(
                     name="build-image",
                     image=options.kaniko_image,
-                    args=_kaniko(location, dockerfile, image, options),
+                    args=_kaniko(location, dockerfile, image),
                     inputs=inputs,
                     volume_mounts=[*_docker_config_mounts(options), *extra_mounts] or None,
                 ),
@@ -151,7 +151,7 @@ def _build_templates(axon: Axon, task: Task, options: CompileOptions) -> list[tu
             Container(
                 name="build-image",
                 image=options.kaniko_image,
-                args=_kaniko(workspace, f"{workspace}/Dockerfile", image, options),
+                args=_kaniko(workspace, f"{workspace}/Dockerfile", image),
                 volume_mounts=[
                     *_docker_config_mounts(options),
                     m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT),

@@ -124,9 +124,9 @@ class Axon(SpecModel):
 
     def to_yaml(self) -> str:
         """The Axon YAML text; ``Axon.from_yaml(a.to_yaml()) == a``."""
-        from ..axon_yaml import dump_yaml
+        from ..yamlio import dump
 
-        return dump_yaml(self.to_document())
+        return dump(self.to_document())
 
     def lint(self) -> list[Diagnostic]:
         """Semantic checks: references, duplicate names, weights, conditions. Empty when all is well."""
