@@ -39,7 +39,7 @@ def calendar_event_source_name(axon: Axon) -> str:
 
 
 def webhook_service_url(axon: Axon, options: CompileOptions, event: str) -> str:
-    """The in-cluster URL of a webhook endpoint (the Service Argo Events creates: ``<name>-eventsource-svc``)."""
+    """The in-cluster URL of a webhook endpoint (Argo Events' Service ``<name>-eventsource-svc``)."""
     namespace = options.namespace or axon.namespace
     host = f"{webhook_event_source_name(axon)}-eventsource-svc"
     if namespace:
