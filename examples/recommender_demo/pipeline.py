@@ -31,7 +31,7 @@ from myelin_sdk import (
     VolumeClaimTemplate,
 )
 
-with Axon("ml-rec", service_account_name="myelin-minimal", api_version="myelinproj.io/v1alpha1") as axon:
+with Axon("ml-rec", api_version="myelinproj.io/v1alpha1") as axon:
     source = Artifact(
         "rec-source",
         path="/src",

@@ -148,8 +148,10 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_USAGE if errors else EXIT_OK
 
 
-def emit(bundle: Bundle, output: str) -> None:
-    """Print the bundle (``-``) or write it to a directory."""
+def emit(bundle: Bundle, output: str, source: str | None = None) -> None:
+    """Print the bundle (``-``) or write it to a directory; its warnings go to stderr."""
+    for warning in bundle.warnings:
+        print(warning.format(source), file=sys.stderr)
     if output == "-":
         sys.stdout.write(bundle.to_yaml())
     else:
@@ -167,7 +169,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         bundle = compile_axon(axon, _options(args))
     except MyelinError as exc:
         raise MyelinError(place(exc.diagnostics, document), args.path) from None
-    emit(bundle, args.output)
+    bundle.warnings = place(bundle.warnings, document)
+    emit(bundle, args.output, args.path)
     return EXIT_OK
 
 
@@ -234,7 +237,7 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
             diags = lint_axon(axon)
             _print_diagnostics(diags, prog)
             return EXIT_USAGE if any(d.severity == "error" for d in diags) else EXIT_OK
-        emit(axon.compile(_options(args)), args.output)
+        emit(axon.compile(_options(args)), args.output, prog)
         return EXIT_OK
 
     return _run(run, args, prog)

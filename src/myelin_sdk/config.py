@@ -33,6 +33,10 @@ class CompileOptions:
     s2i_image: str = "quay.io/openshift-pipeline/s2i:nightly"
     #: Image of the ``checkImageExists`` step (``crane manifest``).
     crane_image: str = "gcr.io/go-containerregistry/crane:debug"
+    #: Image of small shell steps (failing a task after its exit notification).
+    shell_image: str = "busybox:1.36"
+    #: Image that runs the metric gate (``python`` with only the standard library is needed).
+    python_image: str = "python:3.12-alpine"
     #: Pushgateway URL given to tasks and models as ``PUSHGATEWAY_URL``.
     pushgateway_url: str = "http://prometheus-pushgateway.monitoring.svc:9091"
     #: Prometheus URL the metric gates query.

@@ -243,12 +243,13 @@ class _Linter:
                     )
             elif isinstance(trigger, Alert):
                 try:
-                    parse_alert_condition(trigger.condition)
+                    parse_alert_condition(trigger.condition).to_promql(self.axon.name)
                 except ExpressionError as exc:
                     self.error(f"{tpath}.condition", f"invalid alert condition: {exc}")
         for i, condition in enumerate(sensor.conditions):
             try:
-                parse_metric_condition(condition.condition)
+                # the gate measures the condition as PromQL: what PromQL cannot say (`not`) cannot be gated
+                parse_metric_condition(condition.condition).to_promql(self.axon.name, ignore_labels=True)
             except ExpressionError as exc:
                 self.error(f"{path}.conditions[{i}].condition", f"invalid metric condition: {exc}")
         if not sensor.tasks:

@@ -44,6 +44,13 @@ from myelin_sdk.spec.expressions import placeholders
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
+
+
+def task_templates(bundle: Bundle) -> list[dict[str, Any]]:
+    """The WorkflowTemplates of tasks (sensors have their own, labelled with the sensor instead)."""
+    return [m for m in bundle.find("WorkflowTemplate") if TASK_LABEL in m["metadata"]["labels"]]
+
+
 SHARED_AXONS = PROJECT.parent / "shared" / "axons"
 DEMO_DIR = PROJECT / "examples" / "recommender_demo"
 DEMO_YAML = DEMO_DIR / "recommender-demo.yaml"
@@ -105,7 +112,7 @@ def task_template(bundle: Bundle, task: str) -> dict[str, Any]:
     """The WorkflowTemplate compiled from the task named ``task`` (as written in the Axon)."""
     (found,) = [
         m
-        for m in bundle.find("WorkflowTemplate")
+        for m in task_templates(bundle)
         if m["metadata"].get("annotations", {}).get("myelin.io/name") == task
     ]
     return found
@@ -193,7 +200,7 @@ def test_the_rbac_file_is_not_an_axon() -> None:
 def test_supported_axon_compiles_to_valid_documents(path: Path, schema_validator: SchemaValidator) -> None:
     """No Argo controller can run here, so this validates against the upstream schema."""
     bundle = compile_valid(Axon.from_file(path), schema_validator)
-    assert len(bundle.find("WorkflowTemplate")) == len(Axon.from_file(path).tasks)
+    assert len(task_templates(bundle)) == len(Axon.from_file(path).tasks)
 
 
 @pytest.mark.parametrize("path", UNSUPPORTED, ids=_file_id)
@@ -211,7 +218,7 @@ def test_unsupported_axon_is_refused_naming_the_field(path: Path) -> None:
 @pytest.mark.parametrize("path", [*SUPPORTED, DEMO_YAML], ids=lambda p: p.name)
 def test_every_template_has_exactly_one_argo_type(path: Path) -> None:
     """Argo rejects a template with no type ("template type unspecified") or with two."""
-    for manifest in compile_axon(Axon.from_file(path)).find("WorkflowTemplate"):
+    for manifest in task_templates(compile_axon(Axon.from_file(path))):
         for template in manifest["spec"]["templates"]:
             kinds = [k for k in ARGO_TEMPLATE_TYPES if template.get(k)]
             assert len(kinds) == 1, f"{manifest['metadata']['name']}: template {template['name']}: {kinds}"
@@ -249,10 +256,20 @@ def test_key_order_of_free_form_fields_does_not_change_the_bytes() -> None:
 def test_demo_bundle_kinds_and_names(schema_validator: SchemaValidator) -> None:
     bundle = compile_valid(load_path(DEMO_YAML), schema_validator)
     assert [(m["kind"], m["metadata"]["name"]) for m in bundle] == [
+        ("ServiceAccount", "ml-rec-myelin"),
+        ("Role", "ml-rec-myelin"),
+        ("RoleBinding", "ml-rec-myelin"),
         ("PersistentVolumeClaim", "ml-rec-axon-store"),
         ("WorkflowTemplate", "ml-rec-data-prep-myelin-recommender"),
         ("WorkflowTemplate", "ml-rec-train-myelin-recommender"),
         ("WorkflowTemplate", "ml-rec-deploy-myelin-recommender"),
+        ("WorkflowTemplate", "ml-rec-sensor-train-on-start"),
+        ("WorkflowTemplate", "ml-rec-sensor-post-deployment-decision-maker"),
+        ("EventSource", "ml-rec-events"),
+        ("Sensor", "ml-rec-post-deployment-decision-maker"),
+        ("PrometheusRule", "ml-rec-alerts"),
+        ("AlertmanagerConfig", "ml-rec-alerts"),
+        ("Workflow", "ml-rec-train-on-start-start"),
     ]
 
 
@@ -377,7 +394,7 @@ def test_prebuilt_image_deploy_task_has_no_template() -> None:
         DeployTask("Serve", image="seldonio/mock_classifier:1.17.1")
         ContainerTask("Prep", image="busybox")
     bundle = compile_axon(axon)
-    assert [m["metadata"]["name"] for m in bundle.find("WorkflowTemplate")] == ["demo-prep"]
+    assert [m["metadata"]["name"] for m in task_templates(bundle)] == ["demo-prep"]
 
 
 # --- the run step ------------------------------------------------------------------------------------------
@@ -551,7 +568,7 @@ def test_every_object_carries_the_labels() -> None:
         assert labels[AXON_LABEL] == "ml-rec"
     tasks = {
         m["metadata"]["labels"][TASK_LABEL]: m["spec"]["podMetadata"]["labels"]
-        for m in bundle.find("WorkflowTemplate")
+        for m in task_templates(bundle)
     }
     assert sorted(tasks) == [
         "data-prep-myelin-recommender",

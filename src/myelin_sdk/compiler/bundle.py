@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MyelinError
+from ..errors import Diagnostic, MyelinError
 from ..yamlio import dump, dump_all
 
 Manifest = dict[str, Any]
@@ -38,6 +38,8 @@ class Bundle:
 
     axon: str
     manifests: list[Manifest] = field(default_factory=list)
+    #: What was left out (not compiled yet), for the user to see; never silently dropped.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Manifest]:
         return iter(self.manifests)

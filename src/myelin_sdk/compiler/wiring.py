@@ -24,7 +24,7 @@ WEBHOOK_PORT = 12000
 LIFECYCLE_EVENT = "lifecycle"
 #: Event (and endpoint) that Alertmanager posts firing alerts to.
 ALERTS_EVENT = "alerts"
-#: Longest run-name prefix: prefix + "-" + a 36-character event id must fit a 63-character label.
+#: Longest run-name prefix: prefix + "-" + a 32-character event id must fit a 63-character label.
 RUN_PREFIX_MAX = 26
 
 
@@ -75,3 +75,13 @@ def run_prefix(axon: Axon, sensor: str) -> str:
 def alert_name(axon: Axon, sensor: str, trigger: str) -> str:
     """The Prometheus alert name of an Alert trigger (CamelCase, as Prometheus alert names usually are)."""
     return "".join(p.capitalize() for p in dns_label(axon.name, sensor, trigger, max_length=200).split("-"))
+
+
+def service_account_name(axon: Axon) -> str:
+    """The account workflows and sensors run as: the axon's ``serviceAccountName``, else the generated one."""
+    return axon.service_account_name or dns_label(axon.name, "myelin")
+
+
+def watched_tasks(axon: Axon) -> set[str]:
+    """Names of the tasks a Lifecycle trigger listens to: their templates send exit notifications."""
+    return {t.task for s in axon.sensors for t in s.triggers if t.type == "Lifecycle"}

@@ -16,10 +16,11 @@ The axon's ``parameters`` are the template's arguments, so ``{{workflow.paramete
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
-from hera.workflows import Container, Env, Steps, WorkflowTemplate
+from hera.workflows import HTTP, Container, Env, Steps, WorkflowTemplate
 from hera.workflows import models as m
 
 from .. import contract
@@ -29,8 +30,11 @@ from ..names import dns_label
 from ..spec import Artifact, Axon, ImageBuild, Task
 from .meta import canonical, labels, metadata, task_template_name
 from .storage import VOLUME_NAME, store_volume
+from .wiring import LIFECYCLE_EVENT, service_account_name, watched_tasks, webhook_service_url
 
 ENTRYPOINT = "main"
+#: The task's own steps, when ``main`` wraps them to send an exit notification.
+TASK_STEPS = "task"
 DOCKER_CONFIG_VOLUME = "docker-config"
 
 
@@ -198,43 +202,78 @@ def needs_template(task: Task) -> bool:
     return not (task.kind == "deploy" and task.body.image_build is None)
 
 
-def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
-    """The ``WorkflowTemplate`` of one task, as a manifest dict (see :func:`needs_template`)."""
-    name = task_template_name(axon, task.name)
-    md = metadata(axon, name, options, original=task.name, task=dns_label(task.name))
+def task_volumes(axon: Axon, task: Task, options: CompileOptions) -> list[dict[str, Any]]:
+    """The pod volumes a task's templates mount: the shared store, push credentials, the build's own."""
     volumes: list[dict[str, Any]] = []
     store = store_volume(axon)
     if store is not None:
         volumes.append(store)
-    if options.registry_secret and task.body.image_build is not None:
-        volumes.append(
-            {
-                "name": DOCKER_CONFIG_VOLUME,
-                "secret": {
-                    "secretName": options.registry_secret,
-                    "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
-                },
-            }
-        )
-    if task.body.image_build is not None:
-        volumes += task.body.image_build.volumes
+    build = task.body.image_build
+    if build is not None:
+        if options.registry_secret:
+            volumes.append(
+                {
+                    "name": DOCKER_CONFIG_VOLUME,
+                    "secret": {
+                        "secretName": options.registry_secret,
+                        "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+                    },
+                }
+            )
+        volumes += build.volumes
+    return volumes
 
+
+def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:
+    """An ``http`` template posting the task's exit phase to the axon's webhook EventSource."""
+    paths = contract.task_paths(contract.STORE_MOUNT, task.name)
+    body = {
+        "axon": axon.name,
+        "task": task.name,
+        "phase": "{{inputs.parameters.phase}}",
+        "workflow": "{{workflow.name}}",
+        "modelPath": paths[contract.MODEL_PATH],
+    }
+    return HTTP(
+        name="notify",
+        inputs=[m.Parameter(name="phase")],
+        url=webhook_service_url(axon, options, LIFECYCLE_EVENT),
+        method="POST",
+        headers=[m.V1alpha1HTTPHeader(name="Content-Type", value="application/json")],
+        body=json.dumps(body, sort_keys=True),
+        success_condition="response.statusCode < 300",
+        timeout_seconds=30,
+        retry_strategy=m.RetryStrategy(limit="3", retry_policy="Always"),
+    )
+
+
+def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
+    """The ``WorkflowTemplate`` of one task, as a manifest dict (see :func:`needs_template`).
+
+    When a Lifecycle trigger listens to the task, ``main`` wraps the task's steps: it runs them with
+    ``continueOn`` failure, posts ``{axon, task, phase, workflow, modelPath}`` to the webhook EventSource
+    (``Succeeded``, ``Failed`` or ``Error``), then fails if the task did — so the notification is sent
+    whichever way the task ends, also when the template runs inside a sensor's workflow.
+    """
+    name = task_template_name(axon, task.name)
+    md = metadata(axon, name, options, original=task.name, task=dns_label(task.name))
+    notify = task.name in watched_tasks(axon)
     with WorkflowTemplate(
         name=name,
         namespace=md.get("namespace"),
         labels=md["labels"],
         annotations=md.get("annotations"),
         entrypoint=ENTRYPOINT,
-        service_account_name=axon.service_account_name,
+        service_account_name=service_account_name(axon),
         arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
-        volumes=[m.Volume.model_validate(v) for v in volumes] or None,
+        volumes=[m.Volume.model_validate(v) for v in task_volumes(axon, task, options)] or None,
         pod_metadata=m.Metadata(labels=labels(axon, task=dns_label(task.name))),
     ) as wt:
         build = task.body.image_build
         check = _check_image(task, options) if build is not None and build.check_image_exists else None
         builds = _build_templates(axon, task, options) if build is not None else []
         run = _run_template(axon, task, options) if task.kind != "deploy" else None
-        with Steps(name=ENTRYPOINT):
+        with Steps(name=TASK_STEPS if notify else ENTRYPOINT) as steps:
             if check is not None:
                 check(name="check-image")
             for step_name, template in builds:
@@ -242,5 +281,19 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
                 template(name=step_name, when=when)
             if run is not None:
                 run(name="run")
+        if notify:
+            sender = _notify_template(axon, task, options)
+            fail = Container(
+                name="fail",
+                image=options.shell_image,
+                command=["sh", "-c"],
+                args=["echo 'task {{inputs.parameters.phase}}' >&2; exit 1"],
+                inputs=[m.Parameter(name="phase")],
+            )
+            status = "{{steps.task.status}}"
+            with Steps(name=ENTRYPOINT):
+                steps(name="task", continue_on=m.ContinueOn(error=True, failed=True))
+                sender(name="notify", arguments={"phase": status})
+                fail(name="fail", arguments={"phase": status}, when=f"{status} != Succeeded")
     manifest: dict[str, Any] = wt.to_dict()
     return manifest

@@ -1,7 +1,7 @@
 """Metric gate: decide whether a sensor's ``Metric`` condition holds, by asking Prometheus.
 
 The compiler renders a ``Metric`` condition to a PromQL *filter* expression
-(``{{recommender_train_rmse}} < 0.95`` with Axon ``ml-rec`` becomes
+(the condition on ``recommender_train_rmse`` below 0.95 in Axon ``ml-rec`` becomes
 ``recommender_train_rmse_ml__rec < 0.95``).  An instant query of such an
 expression returns the series while the condition holds and nothing when it does
 not, so one measurement is one instant query: **non-empty result = success,
@@ -325,6 +325,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retries", type=_non_negative_int, default=3, help="retries per measurement (3)")
     parser.add_argument("--retry-wait", type=_duration_arg, default=1.0, help="between retries (1s)")
     parser.add_argument("--timeout", type=_duration_arg, default=5.0, help="HTTP timeout per query (5s)")
+    parser.add_argument(
+        "--step-output",
+        action="store_true",
+        help="as an Argo step: stdout is only 'passed' or 'failed' (the JSON goes to stderr) and a failed "
+        "gate exits 0, so the step's result decides whether the next steps run",
+    )
     return parser
 
 
@@ -345,8 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrometheusUnavailable as exc:
         print(f"gate error: {exc}", file=sys.stderr, flush=True)
         return EXIT_UNAVAILABLE
-    print(verdict.to_json())
+    print(verdict.to_json(), file=sys.stderr if args.step_output else sys.stdout)
     print("passed" if verdict.passed else "failed", flush=True)
+    if args.step_output:
+        return EXIT_PASSED
     return EXIT_PASSED if verdict.passed else EXIT_FAILED
 
 

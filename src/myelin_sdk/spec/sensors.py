@@ -69,7 +69,11 @@ class Alert(SpecModel):
     type: Literal["Alert"] = "Alert"
     name: str = "alert"
     condition: str = Field(min_length=1)
-    for_: str | None = Field(default=None, alias="for", description="how long it must hold, e.g. '1m'")
+    for_: str | None = Field(
+        default=None,
+        alias="for",
+        description="how long it must hold, e.g. '1m'",
+    )
 
     def __init__(self, condition: str | None = None, /, **data: Any) -> None:
         if condition is not None:

@@ -1,0 +1,151 @@
+"""Sensors -> Argo ``WorkflowTemplate``s, one per sensor, that run its tasks in order.
+
+Each task step refers to the task's own template (``templateRef: {name: <axon>-<task>, template: main}``), so
+no step is copied. The axon's parameters are the template's arguments, and the volumes of the referenced
+templates are declared here (a ``templateRef`` brings templates, not volumes).
+
+``Metric`` conditions become gate steps in front: a ``script`` step per condition running the stdlib-only
+gate of :mod:`myelin_sdk.runtime.gate` (its source inlined), which measures the condition rendered to PromQL
+``count`` times ``interval`` apart like an Argo Rollouts analysis and prints ``passed`` or ``failed``. Every
+later step runs only ``when`` all gates passed, so a failed gate leaves the run Succeeded with its steps
+Skipped — not an error. Prometheus unreachable after the retries is an error.
+
+Deployer steps compile with the Seldon deployers (a later version); until then they are left out, with a
+warning, and a sensor with nothing else is not compiled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hera.workflows import Step, Steps, WorkflowTemplate
+from hera.workflows import models as m
+
+from ..config import CompileOptions
+from ..errors import Diagnostic
+from ..names import dns_label
+from ..runtime import gate_script
+from ..spec import Axon, Metric, Sensor
+from ..spec.expressions import parse_metric_condition
+from .meta import labels, metadata, task_template_name
+from .wiring import sensor_template_name, service_account_name
+from .workflows import ENTRYPOINT, needs_template, task_volumes
+
+#: Annotation on a start Workflow: ``myelin submit`` creates it on first install only, not on re-apply.
+CREATE_ONCE = "myelin.io/create-once"
+
+
+@dataclass
+class SensorPlan:
+    """What of a sensor compiles: its task steps (index, task name), and warnings for what does not."""
+
+    steps: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def plan(axon: Axon, index: int, sensor: Sensor) -> SensorPlan:
+    """The steps of ``sensor`` that compile today (deployers do not yet: a warning each)."""
+    out = SensorPlan()
+    for i, step in enumerate(sensor.tasks):
+        where = f"spec.sensors[{index}].tasks[{i}]"
+        if step.task is None:
+            out.warnings.append(
+                Diagnostic(
+                    f"{where}.deployer",
+                    "not compiled yet: Seldon deployers come with a later version; this step is left out",
+                    severity="warning",
+                )
+            )
+        elif needs_template(axon.task(step.task)):
+            out.steps.append((i, step.task))
+    if not out.steps and sensor.tasks:
+        out.warnings.append(
+            Diagnostic(
+                f"spec.sensors[{index}]",
+                f"sensor {sensor.name!r} has no step that compiles yet: "
+                "it is left out of the bundle, with its triggers",
+                severity="warning",
+            )
+        )
+    return out
+
+
+def gate_query(axon: Axon, condition: Metric) -> str:
+    """The PromQL filter a gate measures: the condition with published metric names, labels ignored between
+    its comparisons (``and on()``), so metrics pushed by different jobs combine like plain booleans."""
+    return parse_metric_condition(condition.condition).to_promql(axon.name, ignore_labels=True)
+
+
+def _gate_template(name: str, axon: Axon, condition: Metric, options: CompileOptions) -> m.Template:
+    argv = [
+        "--prometheus", options.prometheus_url,
+        "--query", gate_query(axon, condition),
+        "--interval", condition.interval,
+        "--count", str(condition.count),
+        "--failure-limit", str(condition.failure_limit),
+        "--step-output",
+    ]  # fmt: skip
+    return m.Template(
+        name=name,
+        script=m.ScriptTemplate(image=options.python_image, command=["python"], source=gate_script(argv)),
+    )
+
+
+def _step_names(axon: Axon, steps: list[tuple[int, str]]) -> list[str]:
+    names: list[str] = []
+    for _, task in steps:
+        base = dns_label(task)
+        names.append(base if base not in names else f"{base}-{len(names)}")
+    return names
+
+
+def sensor_workflow_template(
+    axon: Axon, sensor: Sensor, steps: list[tuple[int, str]], options: CompileOptions
+) -> dict[str, Any]:
+    """The WorkflowTemplate of one sensor: its gates, then ``steps`` (see :func:`plan`) by ``templateRef``."""
+    name = sensor_template_name(axon, sensor.name)
+    kebab = dns_label(sensor.name)
+    md = metadata(axon, name, options, original=sensor.name, sensor=kebab)
+    volumes: dict[str, dict[str, Any]] = {}
+    for _, task in steps:
+        for volume in task_volumes(axon, axon.task(task), options):
+            volumes.setdefault(volume["name"], volume)
+    gates = [f"gate-{i}" for i in range(len(sensor.conditions))]
+    with WorkflowTemplate(
+        name=name,
+        namespace=md.get("namespace"),
+        labels=md["labels"],
+        annotations=md.get("annotations"),
+        entrypoint=ENTRYPOINT,
+        service_account_name=service_account_name(axon),
+        arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
+        volumes=[m.Volume.model_validate(v) for v in volumes.values()] or None,
+        pod_metadata=m.Metadata(labels=labels(axon, sensor=kebab)),
+    ) as wt:
+        passed: list[str] = []
+        with Steps(name=ENTRYPOINT):
+            for gate in gates:
+                Step(name=gate, template=gate, when=" && ".join(passed) or None)
+                passed.append(f"{{{{steps.{gate}.outputs.result}}}} == passed")
+            when = " && ".join(passed) or None
+            for step_name, (_, task) in zip(_step_names(axon, steps), steps, strict=True):
+                ref = m.TemplateRef(name=task_template_name(axon, task), template=ENTRYPOINT)
+                Step(name=step_name, template_ref=ref, when=when)
+    for gate, condition in zip(gates, sensor.conditions, strict=True):
+        wt.templates.append(_gate_template(gate, axon, condition, options))
+    manifest: dict[str, Any] = wt.to_dict()
+    return manifest
+
+
+def start_workflow(axon: Axon, sensor: Sensor, options: CompileOptions) -> dict[str, Any]:
+    """The Workflow that runs a sensor without triggers once, when the axon is first installed."""
+    name = dns_label(axon.name, sensor.name, "start")
+    md = metadata(axon, name, options, original=sensor.name, sensor=dns_label(sensor.name))
+    md.setdefault("annotations", {})[CREATE_ONCE] = "true"
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": md,
+        "spec": {"workflowTemplateRef": {"name": sensor_template_name(axon, sensor.name)}},
+    }

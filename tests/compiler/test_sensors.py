@@ -1,0 +1,231 @@
+"""Sensors -> WorkflowTemplates: task order by templateRef, metric gates, start Workflows, exit notifications.
+
+No Argo controller can run here, so the manifests are checked against the upstream Argo Workflows schema
+(strict) and the documented template semantics; the gate step's inline script is run for real against a
+real Prometheus and Pushgateway.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from myelin_sdk import (
+    Axon,
+    CompileOptions,
+    ContainerTask,
+    Deployer,
+    DeployTask,
+    Lifecycle,
+    Metric,
+    Model,
+    MyelinError,
+    Rest,
+    Sensor,
+    TrainTask,
+    VolumeClaimTemplate,
+)
+from myelin_sdk.compiler import compile_axon
+from myelin_sdk.compiler.sensors import CREATE_ONCE
+from myelin_sdk.spec import BackendModel
+from myelin_sdk.spec.expressions import placeholders
+
+from support.prometheus import Server, push, wait_for
+from support.schemas import SchemaValidator, assert_valid
+
+
+def gated_axon() -> Axon:
+    with Axon("ml-rec") as axon:
+        VolumeClaimTemplate("store", storage="1Gi")
+        prep = ContainerTask("Prep", image="busybox")
+        train = TrainTask("Train", image="busybox")
+        DeployTask("Serve", image="seldon:1")
+        Sensor("OnStart", tasks=[prep, train])
+        Sensor(
+            "Retrain",
+            triggers=[Rest("again")],
+            conditions=[
+                Metric("{{recommender_train_rmse}} < 0.95"),
+                Metric("{{other}} > 1", interval="1s", count=3, failure_limit=1),
+            ],
+            tasks=[prep, train, prep],
+        )
+        Sensor("Watch", triggers=[Lifecycle(train, "Failed")], tasks=[prep])
+    return axon
+
+
+def templates(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in manifest["spec"]["templates"]}
+
+
+def sensor_template(bundle: Any, sensor: str) -> dict[str, Any]:
+    (found,) = bundle.find("WorkflowTemplate", f"ml-rec-sensor-{sensor}")
+    return found  # type: ignore[no-any-return]
+
+
+def test_sensor_templates_validate_and_reference_existing_task_templates(
+    schema_validator: SchemaValidator,
+) -> None:
+    bundle = compile_axon(gated_axon())
+    assert_valid(bundle.manifests, schema_validator)
+    names = {m["metadata"]["name"] for m in bundle.find("WorkflowTemplate")}
+    for sensor in ("on-start", "retrain", "watch"):
+        main = templates(sensor_template(bundle, sensor))["main"]
+        for (step,) in main["steps"]:
+            if "templateRef" in step:
+                assert step["templateRef"]["name"] in names
+                assert step["templateRef"]["template"] == "main"
+
+
+def test_steps_run_in_the_listed_order_with_unique_names() -> None:
+    main = templates(sensor_template(compile_axon(gated_axon()), "retrain"))["main"]
+    refs = [(s["name"], s["templateRef"]["name"]) for (s,) in main["steps"] if "templateRef" in s]
+    assert refs == [("prep", "ml-rec-prep"), ("train", "ml-rec-train"), ("prep-2", "ml-rec-prep")]
+
+
+def test_gates_come_first_and_every_later_step_needs_all_of_them() -> None:
+    main = templates(sensor_template(compile_axon(gated_axon()), "retrain"))["main"]
+    steps = [s for (s,) in main["steps"]]
+    assert [s["name"] for s in steps[:2]] == ["gate-0", "gate-1"]
+    assert "when" not in steps[0]
+    assert steps[1]["when"] == "{{steps.gate-0.outputs.result}} == passed"
+    both = "{{steps.gate-0.outputs.result}} == passed && {{steps.gate-1.outputs.result}} == passed"
+    assert all(s["when"] == both for s in steps[2:])
+
+
+def test_gate_script_carries_the_published_query_and_the_analysis_settings() -> None:
+    options = CompileOptions(prometheus_url="http://prom.monitoring.svc:9090")
+    gate = templates(sensor_template(compile_axon(gated_axon(), options), "retrain"))["gate-1"]["script"]
+    source = gate["source"]
+    assert gate["command"] == ["python"]
+    assert source.rstrip().endswith(
+        "sys.exit(main(['--prometheus', 'http://prom.monitoring.svc:9090', '--query', 'other_ml__rec > 1', "
+        "'--interval', '1s', '--count', '3', '--failure-limit', '1', '--step-output']))"
+    )
+    assert "{{" not in source
+
+
+def test_sensor_without_triggers_gets_a_create_once_start_workflow(schema_validator: SchemaValidator) -> None:
+    bundle = compile_axon(gated_axon())
+    (start,) = bundle.find("Workflow")
+    assert start["spec"] == {"workflowTemplateRef": {"name": "ml-rec-sensor-on-start"}}
+    assert start["metadata"]["annotations"][CREATE_ONCE] == "true"
+    assert bundle.manifests[-1] is start  # created after everything it needs
+    assert_valid([start], schema_validator)
+
+
+def test_sensor_templates_declare_the_volumes_of_the_referenced_tasks() -> None:
+    wt = sensor_template(compile_axon(gated_axon()), "on-start")
+    assert wt["spec"]["volumes"] == [
+        {"name": "axon-store", "persistentVolumeClaim": {"claimName": "ml-rec-store"}}
+    ]
+
+
+def test_watched_task_notifies_its_exit_phase_and_still_fails_when_it_failed() -> None:
+    bundle = compile_axon(gated_axon())
+    (train,) = bundle.find("WorkflowTemplate", "ml-rec-train")
+    t = templates(train)
+    steps = [s for (s,) in t["main"]["steps"]]
+    assert [s["name"] for s in steps] == ["task", "notify", "fail"]
+    assert steps[0]["continueOn"] == {"error": True, "failed": True}
+    assert steps[2]["when"] == "{{steps.task.status}} != Succeeded"
+    http = t["notify"]["http"]
+    assert http["url"] == "http://ml-rec-events-eventsource-svc:12000/lifecycle"
+    assert '"phase": "{{inputs.parameters.phase}}"' in http["body"]
+    assert '"task": "Train"' in http["body"]
+    (prep,) = bundle.find("WorkflowTemplate", "ml-rec-prep")
+    assert [s["name"] for (s,) in templates(prep)["main"]["steps"]] == ["run"]  # nobody listens to Prep
+
+
+def test_deployer_steps_are_left_out_with_a_warning() -> None:
+    with Axon("d") as axon:
+        train = TrainTask("Train", image="busybox")
+        serve = DeployTask("Serve", image="seldon:1")
+        model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
+        Sensor("Deploy", triggers=[Lifecycle(train)], tasks=[Deployer("dep", models=[model])])
+    bundle = compile_axon(axon)
+    assert not bundle.find("WorkflowTemplate", "d-sensor-deploy")
+    assert [(w.path, w.severity) for w in bundle.warnings] == [
+        ("spec.sensors[0].tasks[0].deployer", "warning"),
+        ("spec.sensors[0]", "warning"),
+    ]
+
+
+def test_a_condition_prometheus_cannot_measure_is_refused() -> None:
+    with Axon("n") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("S", triggers=[Rest()], conditions=[Metric("not {{m}} < 1")], tasks=[t])
+    with pytest.raises(MyelinError, match=r"spec\.sensors\[0\]\.conditions\[0\]\.condition: .*'not'"):
+        compile_axon(axon)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "verdict"), [("probe_low", 0.9, "passed"), ("probe_high", 1.2, "failed")]
+)
+def test_compiled_gate_script_decides_against_a_real_prometheus(
+    prometheus: Server, pushgateway: Server, metric: str, value: float, verdict: str
+) -> None:
+    """The exact script the gate step would run, run here with a bare interpreter against real servers."""
+    published = f"{metric}_ml__rec"
+    push(pushgateway.url, "ml-rec-train", published, value)
+    wait_for(prometheus.url, f"{published} == {value!r}")
+    with Axon("ml-rec") as axon:
+        t = TrainTask("Train", image="busybox")
+        Sensor("Gated", triggers=[Rest()], conditions=[Metric(f"{{{{{metric}}}}} < 0.95")], tasks=[t])
+    bundle = compile_axon(axon, CompileOptions(prometheus_url=prometheus.url))
+    gate = templates(sensor_template(bundle, "gated"))["gate-0"]["script"]
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-"], input=gate["source"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr  # a failed gate is not an error: the steps are skipped
+    assert result.stdout == f"{verdict}\n"  # Argo's outputs.result is exactly this
+
+
+def test_an_axon_with_every_trigger_and_condition_compiles_to_valid_documents(
+    schema_validator: SchemaValidator,
+) -> None:
+    """Lifecycle (Succeeded, Failed), Alert, Rest and Calendar triggers and a Metric condition: whole bundle."""
+    from myelin_sdk import Alert, Calendar
+
+    with Axon("every", namespace="ml") as axon:
+        VolumeClaimTemplate("store", storage="1Gi")
+        prep = ContainerTask("Prep", image="busybox")
+        train = TrainTask("Train", image="busybox")
+        Sensor("OnStart", tasks=[prep, train])
+        Sensor(
+            "OnTrained",
+            triggers=[Lifecycle(train, "Succeeded")],
+            conditions=[Metric("{{rmse}} < 1")],
+            tasks=[prep],
+        )
+        Sensor("OnFailed", triggers=[Lifecycle(train, "Failed")], tasks=[train])
+        Sensor(
+            "OnAlert",
+            triggers=[Alert("avg_over_time({{acc}}[5m]) < 0.9", name="low", for_="1m")],
+            tasks=[train],
+        )
+        Sensor("OnCall", triggers=[Rest("go"), Calendar(name="nightly", schedule="0 3 * * *")], tasks=[train])
+        Sensor("Hourly", triggers=[Calendar(name="tick", interval="1h")], tasks=[prep])
+    bundle = compile_axon(axon)
+    assert_valid(bundle.manifests, schema_validator)
+    kinds = {m["kind"] for m in bundle}
+    assert kinds == {
+        "ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "WorkflowTemplate", "EventSource",
+        "Sensor", "PrometheusRule", "AlertmanagerConfig", "Workflow",
+    }  # fmt: skip
+    assert len(bundle.find("Sensor")) == 5
+    assert len(bundle.find("EventSource")) == 2  # webhook + calendar
+    for manifest in bundle:
+        assert all(not placeholders(s) for s in strings(manifest))
+    assert bundle.warnings == []
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
