@@ -187,7 +187,7 @@ def test_compiled_gate_script_decides_against_a_real_prometheus(
 def test_an_axon_with_every_trigger_and_condition_compiles_to_valid_documents(
     schema_validator: SchemaValidator,
 ) -> None:
-    """Lifecycle (Succeeded, Failed), Alert, Rest and Calendar triggers and a Metric condition: whole bundle."""
+    """Lifecycle (Succeeded, Failed), Alert, Rest and Calendar triggers, a Metric condition: one bundle."""
     from myelin_sdk import Alert, Calendar
 
     with Axon("every", namespace="ml") as axon:
