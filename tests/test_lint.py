@@ -735,3 +735,46 @@ def test_shared_axons_lint_without_errors_except_unsupported_parts(path: Path | 
         if not d.message.startswith("not supported yet:")
     ]
     assert errors == [], "\n".join(f"{d.path}: {d.message}" for d in errors)
+
+
+# --- what a cluster cannot use -----------------------------------------------------------------------------
+
+
+def test_volume_and_claim_template_together_are_an_error() -> None:
+    from myelin_sdk.spec import Volume, VolumeClaimTemplate
+
+    with Axon("v") as axon:
+        Volume("store", hostPath={"path": "/data"})
+        VolumeClaimTemplate("store", storage="1Gi")
+        ContainerTask("Prep", image="busybox")
+    d = only(lint_axon(axon))
+    assert d.path == "spec.volume"
+    assert has_words(d.message, "either volume or volumeClaimTemplate")
+
+
+def test_local_artifact_in_an_image_build_is_a_warning() -> None:
+    from myelin_sdk.spec import Local
+
+    with Axon("l") as axon:
+        Artifact("src", local=Local(path="."))
+        ContainerTask("Prep", image_build=build("prep"))
+    d = only(lint_axon(axon), "warning")
+    assert d.path == "spec.tasks[0].container.imageBuild.artifact"
+    assert has_words(d.message, "local folder", "cluster")
+
+
+def test_metric_placeholder_in_env_is_an_error_at_the_axon_path() -> None:
+    with Axon("e") as axon:
+        ContainerTask("Prep", image="busybox", env=[EnvVar(name="T", value="{{rmse}}")])
+    d = only(lint_axon(axon))
+    assert d.path == "spec.tasks[0].container.env[0].value"
+    assert has_words(d.message, "{{rmse}}", "{{workflow.parameters.rmse}}")
+
+
+def test_a_condition_prometheus_cannot_express_is_an_error() -> None:
+    with Axon("n") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("S", triggers=[Rest()], conditions=[Metric("not {{m}} < 1")], tasks=[t])
+    d = only(lint_axon(axon))
+    assert d.path == "spec.sensors[0].conditions[0].condition"
+    assert has_words(d.message, "'not'", "PromQL")

@@ -57,6 +57,10 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
         "--registry-secret", help="dockerconfigjson Secret with push credentials for the build steps"
     )
     g.add_argument("--pushgateway-url", help="PUSHGATEWAY_URL given to tasks")
+    g.add_argument("--prometheus-url", help="Prometheus the metric gates query")
+    g.add_argument(
+        "--event-bus", help="Argo Events EventBus of the EventSources and Sensors (default: default)"
+    )
 
 
 def _options(args: argparse.Namespace) -> CompileOptions:
@@ -68,6 +72,8 @@ def _options(args: argparse.Namespace) -> CompileOptions:
         namespace=args.namespace,
         registry_secret=args.registry_secret,
         pushgateway_url=args.pushgateway_url,
+        prometheus_url=args.prometheus_url,
+        event_bus=args.event_bus,
     )
 
 

@@ -32,8 +32,8 @@ from collections.abc import Iterable, Sequence
 
 from .errors import Diagnostic, did_you_mean
 from .names import dns_label, is_dns_label
-from .spec import Axon, Deployer, Model, RolloutStep, Route, RoutingStep, Sensor, Task, TaskBody
-from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition
+from .spec import Artifact, Axon, Deployer, Model, RolloutStep, Route, RoutingStep, Sensor, Task, TaskBody
+from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition, placeholders
 from .spec.sensors import Alert, Lifecycle
 
 __all__ = ["errors_only", "lint_axon"]
@@ -133,7 +133,9 @@ class _Linter:
         self.tasks: dict[str, Task] = {}
         for task in axon.tasks:
             self.tasks.setdefault(task.name, task)
-        self.artifacts = list(dict.fromkeys(a.name for a in axon.artifacts))
+        self.artifacts: dict[str, Artifact] = {}
+        for artifact in axon.artifacts:
+            self.artifacts.setdefault(artifact.name, artifact)
 
     def error(self, path: str, message: str) -> None:
         self.out.append(Diagnostic(path, message, "error"))
@@ -150,6 +152,11 @@ class _Linter:
                 "metadata.name",
                 f"axon name {axon.name!r} is not a DNS-1123 label: expected at most 63 lowercase letters, "
                 f"digits and '-', starting and ending with a letter or digit{example}",
+            )
+        if axon.volume is not None and axon.volume_claim_template is not None:
+            self.error(
+                "spec.volume",
+                "give either volume or volumeClaimTemplate, not both: there is one shared volume per axon",
             )
         params = _Names(self, "parameter name")
         for i, param in enumerate(axon.parameters):
@@ -217,11 +224,27 @@ class _Linter:
                 f"but cannot be compiled for a cluster",
             )
         build = body.image_build
-        if build is not None and build.artifact is not None and build.artifact not in self.artifacts:
-            self.error(f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, self.artifacts))
+        if build is not None and build.artifact is not None:
+            artifact = self.artifacts.get(build.artifact)
+            if artifact is None:
+                self.error(
+                    f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, list(self.artifacts))
+                )
+            elif artifact.local is not None:
+                self.warning(
+                    f"{path}.imageBuild.artifact",
+                    f"artifact {artifact.name!r} is a local folder: `myelin run` can use it, a cluster "
+                    f"cannot (compiling fails); use a git or s3 artifact for the cluster",
+                )
         env = _Names(self, "env var name", scope=f" in task {task.name!r}")
         for i, var in enumerate(body.env):
             env.add(var.name, f"{path}.env[{i}].name")
+            for name in placeholders(var.value or ""):
+                self.error(
+                    f"{path}.env[{i}].value",
+                    f"{{{{{name}}}}} is a metric placeholder, only meaningful in conditions; "
+                    f"Argo's own variables have a dot, e.g. {{{{workflow.parameters.{name}}}}}",
+                )
 
     # --- sensors -----------------------------------------------------------------------------------------
 

@@ -675,7 +675,7 @@ def test_axon_placeholder_in_task_env_is_refused() -> None:
         compile_axon(axon)
     message = str(info.value)
     assert "{{some_metric}}" in message
-    assert "demo-prep" in message  # the object it would have leaked into
+    assert "spec.tasks[0].container.env[0].value" in message  # lint names the Axon field
 
 
 # --- what a cluster cannot run -----------------------------------------------------------------------------
