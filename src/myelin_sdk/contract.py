@@ -35,6 +35,16 @@ def task_id(axon: str, task: str) -> str:
     return dns_label(axon, task)
 
 
+def metric_name(metric: str, axon: str) -> str:
+    """The name under which ``metric`` of axon ``axon`` is published: ``<metric>_<axon>``, ``-`` → ``__``
+    (the original Myelin client's rule).
+
+    >>> metric_name("recommender_train_rmse", "ml-rec")
+    'recommender_train_rmse_ml__rec'
+    """
+    return f"{metric}_{axon}".replace("-", "__")
+
+
 def task_paths(store: str, task: str) -> dict[str, str]:
     """``DATA_PATH`` and ``MODEL_PATH`` of ``task`` under the store root ``store``."""
     root = store.rstrip("/")

@@ -116,7 +116,9 @@ def _start(name: str, args_for_port: Any, workdir: Path, ready_timeout: float = 
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real Prometheus Pushgateway on 127.0.0.1 (``.url``)."""
     workdir = tmp_path_factory.mktemp("pushgateway")
-    server = _start(PUSHGATEWAY_BIN, lambda port: [f"--web.listen-address=127.0.0.1:{port}"], workdir)
+    # an empty --persistence.file keeps pushes in memory (Debian's default file is shared by every run)
+    args = ["--persistence.file="]
+    server = _start(PUSHGATEWAY_BIN, lambda port: [f"--web.listen-address=127.0.0.1:{port}", *args], workdir)
     yield server
     _stop(server.process)
 

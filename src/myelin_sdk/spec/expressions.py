@@ -62,6 +62,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from ..contract import metric_name
+
 __all__ = [
     "COMPARISON_OPERATORS",
     "PLACEHOLDER_RE",
@@ -149,12 +151,12 @@ _ANY_BRACES_RE = re.compile(r"\{\{.*?\}\}")
 
 
 def published_metric_name(metric: str, axon: str) -> str:
-    """Return the name under which ``metric`` of Axon ``axon`` is published.
+    """Return the name under which ``metric`` of Axon ``axon`` is published (:func:`contract.metric_name`).
 
     >>> published_metric_name("recommender_deploy_accuracy", "ml-rec")
     'recommender_deploy_accuracy_ml__rec'
     """
-    return f"{metric}_{axon}".replace("-", "__")
+    return metric_name(metric, axon)
 
 
 def placeholders(text: str) -> list[str]:
