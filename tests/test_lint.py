@@ -778,3 +778,30 @@ def test_a_condition_prometheus_cannot_express_is_an_error() -> None:
     d = only(lint_axon(axon))
     assert d.path == "spec.sensors[0].conditions[0].condition"
     assert has_words(d.message, "'not'", "PromQL")
+
+
+def test_a_sensor_that_reruns_the_task_it_waits_for_warns_of_a_loop() -> None:
+    with Axon("loop") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("Again", triggers=[Lifecycle(t, "Succeeded")], tasks=[t])
+    d = only(lint_axon(axon), "warning")
+    assert d.path == "spec.sensors[0].triggers[0].task"
+    assert has_words(d.message, "every run starts the next one")
+
+
+def test_several_rest_triggers_share_one_endpoint() -> None:
+    with Axon("r") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("S", triggers=[Rest("a"), Rest("b")], tasks=[t])
+    d = only(lint_axon(axon), "warning")
+    assert d.path == "spec.sensors[0].triggers[1]"
+    assert has_words(d.message, "same call")
+
+
+def test_alert_for_must_be_a_prometheus_duration() -> None:
+    with Axon("f") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("S", triggers=[Alert("{{acc}} < 1", name="low", for_="1.5m")], tasks=[t])
+    d = only(lint_axon(axon))
+    assert d.path == "spec.sensors[0].triggers[0].for"
+    assert has_words(d.message, "'1.5m'", "Prometheus duration")

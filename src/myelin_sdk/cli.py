@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compile",
         help="compile an Axon to Kubernetes manifests",
-        description="Lint PATH, then compile it to Argo WorkflowTemplates (and the shared volume's claim). "
+        description="Lint PATH, then compile it: RBAC, the shared volume's claim, Argo WorkflowTemplates for "
+        "tasks and sensors, Argo Events EventSources and Sensors, PrometheusRules and AlertmanagerConfigs. "
         "Refuses an axon with lint errors, with the same messages and exit status 2 as `myelin lint`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  myelin compile axon.yaml            # one YAML stream on stdout\n"

@@ -34,7 +34,7 @@ from .errors import Diagnostic, did_you_mean
 from .names import dns_label, is_dns_label
 from .spec import Artifact, Axon, Deployer, Model, RolloutStep, Route, RoutingStep, Sensor, Task, TaskBody
 from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition, placeholders
-from .spec.sensors import Alert, Lifecycle
+from .spec.sensors import PROMETHEUS_DURATION, Alert, Lifecycle
 
 __all__ = ["errors_only", "lint_axon"]
 
@@ -252,6 +252,7 @@ class _Linter:
         self.valid_name("sensor", sensor.name, f"{path}.name")
         names.add(sensor.name, f"{path}.name")
         triggers = _Names(self, "trigger name", scope=f" in sensor {sensor.name!r}")
+        sensor_tasks = {step.task for step in sensor.tasks if step.task is not None}
         for i, trigger in enumerate(sensor.triggers):
             tpath = f"{path}.triggers[{i}]"
             triggers.add(trigger.name, f"{tpath}.name")
@@ -264,11 +265,29 @@ class _Linter:
                         f"are not run by sensors, so this trigger may never fire; "
                         f"expected a container or train task",
                     )
+                elif task is not None and trigger.condition == "Succeeded" and task.name in sensor_tasks:
+                    self.warning(
+                        f"{tpath}.task",
+                        f"sensor {sensor.name!r} runs task {task.name!r} when {task.name!r} succeeds: every "
+                        f"run starts the next one (only the rate limit slows it down)",
+                    )
             elif isinstance(trigger, Alert):
                 try:
                     parse_alert_condition(trigger.condition).to_promql(self.axon.name)
                 except ExpressionError as exc:
                     self.error(f"{tpath}.condition", f"invalid alert condition: {exc}")
+                if trigger.for_ is not None and not PROMETHEUS_DURATION.fullmatch(trigger.for_):
+                    self.error(
+                        f"{tpath}.for",
+                        f"{trigger.for_!r} is not a Prometheus duration: expected e.g. '30s' or '1h30m'",
+                    )
+        rests = [i for i, t in enumerate(sensor.triggers) if t.type == "Rest"]
+        for i in rests[1:]:
+            self.warning(
+                f"{path}.triggers[{i}]",
+                f"sensor {sensor.name!r} has one REST endpoint; its other Rest triggers fire on the same "
+                f"call (one Rest trigger is enough)",
+            )
         for i, condition in enumerate(sensor.conditions):
             try:
                 # the gate measures the condition as PromQL: what PromQL cannot say (`not`) cannot be gated

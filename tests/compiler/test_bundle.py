@@ -78,6 +78,7 @@ def test_write_one_file_per_object_and_a_kustomization(tmp_path: Path) -> None:
     assert yaml.safe_load((target / KUSTOMIZATION).read_text()) == {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
+        "sortOptions": {"order": "fifo"},  # kubectl apply -k keeps the bundle's apply order
         "resources": files,
     }
 

@@ -488,3 +488,12 @@ def test_output_is_deterministic() -> None:
     assert json.dumps(event_manifests(every_trigger_axon(), OPTIONS)) == first
     reloaded = Axon.from_yaml(every_trigger_axon().to_yaml())
     assert json.dumps(event_manifests(reloaded, OPTIONS)) == first
+
+
+def test_triggers_are_at_least_once_so_their_retry_strategy_applies() -> None:
+    """Argo Events retries a failed submit only for ``atLeastOnce`` triggers (pkg/sensors/listener.go)."""
+    doc = sensor(every_trigger_axon(), every_trigger_axon().sensors[1], OPTIONS)
+    assert doc is not None
+    assert all(
+        t["atLeastOnce"] is True and t["retryStrategy"] == RETRY_STRATEGY for t in doc["spec"]["triggers"]
+    )

@@ -57,6 +57,11 @@ def gated_axon() -> Axon:
     return axon
 
 
+def flat(steps_template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps of a steps template, groups flattened in order."""
+    return [step for group in steps_template["steps"] for step in group]
+
+
 def templates(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in manifest["spec"]["templates"]}
 
@@ -74,7 +79,7 @@ def test_sensor_templates_validate_and_reference_existing_task_templates(
     names = {m["metadata"]["name"] for m in bundle.find("WorkflowTemplate")}
     for sensor in ("on-start", "retrain", "watch"):
         main = templates(sensor_template(bundle, sensor))["main"]
-        for (step,) in main["steps"]:
+        for step in flat(main):
             if "templateRef" in step:
                 assert step["templateRef"]["name"] in names
                 assert step["templateRef"]["template"] == "main"
@@ -82,18 +87,19 @@ def test_sensor_templates_validate_and_reference_existing_task_templates(
 
 def test_steps_run_in_the_listed_order_with_unique_names() -> None:
     main = templates(sensor_template(compile_axon(gated_axon()), "retrain"))["main"]
-    refs = [(s["name"], s["templateRef"]["name"]) for (s,) in main["steps"] if "templateRef" in s]
+    refs = [(s["name"], s["templateRef"]["name"]) for s in flat(main) if "templateRef" in s]
     assert refs == [("prep", "ml-rec-prep"), ("train", "ml-rec-train"), ("prep-2", "ml-rec-prep")]
 
 
-def test_gates_come_first_and_every_later_step_needs_all_of_them() -> None:
+def test_gates_run_first_side_by_side_and_every_later_step_needs_all_of_them() -> None:
+    """All gates always run (in one parallel group), so every result the later `when`s read exists."""
     main = templates(sensor_template(compile_axon(gated_axon()), "retrain"))["main"]
-    steps = [s for (s,) in main["steps"]]
-    assert [s["name"] for s in steps[:2]] == ["gate-0", "gate-1"]
-    assert "when" not in steps[0]
-    assert steps[1]["when"] == "{{steps.gate-0.outputs.result}} == passed"
+    gates, *later = main["steps"]
+    assert [g["name"] for g in gates] == ["gate-0", "gate-1"]
+    assert all("when" not in g for g in gates)
     both = "{{steps.gate-0.outputs.result}} == passed && {{steps.gate-1.outputs.result}} == passed"
-    assert all(s["when"] == both for s in steps[2:])
+    assert [len(group) for group in later] == [1, 1, 1]
+    assert all(group[0]["when"] == both for group in later)
 
 
 def test_gate_script_carries_the_published_query_and_the_analysis_settings() -> None:
@@ -229,3 +235,32 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in strings(v)]
     return [value] if isinstance(value, str) else []
+
+
+def test_a_left_out_sensor_brings_no_triggers_either() -> None:
+    """No exit notification, EventSource entry or alert rule is compiled for a sensor nobody compiles."""
+    from myelin_sdk import Alert
+
+    with Axon("d", namespace="ml") as axon:
+        train = TrainTask("Train", image="busybox")
+        serve = DeployTask("Serve", image="seldon:1")
+        model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
+        Sensor(
+            "Deploy",
+            triggers=[Lifecycle(train), Alert("{{acc}} < 1", name="low")],
+            tasks=[Deployer(models=[model])],
+        )
+    bundle = compile_axon(axon)
+    assert [m["kind"] for m in bundle] == ["ServiceAccount", "Role", "RoleBinding", "WorkflowTemplate"]
+    (train_template,) = bundle.find("WorkflowTemplate")
+    assert [t["name"] for t in train_template["spec"]["templates"]] == ["run", "main"]  # no notify wrapper
+
+
+def test_alerts_without_a_namespace_warn_that_alertmanager_cannot_resolve_the_webhook() -> None:
+    from myelin_sdk import Alert
+
+    with Axon("a") as axon:
+        train = TrainTask("Train", image="busybox")
+        Sensor("Retrain", triggers=[Alert("{{acc}} < 1", name="low")], tasks=[train])
+    assert [w.path for w in compile_axon(axon).warnings] == ["metadata.namespace"]
+    assert compile_axon(axon, CompileOptions(namespace="ml")).warnings == []

@@ -1,11 +1,14 @@
 """Model -> Kubernetes manifests. Pure functions: no files, no network.
 
 >>> bundle = compile_axon(axon, CompileOptions(registry="localhost:5000/ml"))   # doctest: +SKIP
->>> [m["kind"] for m in bundle]                                              # doctest: +SKIP
-['PersistentVolumeClaim', 'WorkflowTemplate', 'WorkflowTemplate', 'WorkflowTemplate']
+>>> sorted({m["kind"] for m in bundle})                                     # doctest: +SKIP
+['EventSource', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'Sensor', 'ServiceAccount', ...]
 
-One module a target: :mod:`.workflows` (task WorkflowTemplates), :mod:`.storage` (the shared volume).
-``compile_axon`` lints first and refuses an axon with errors, with the same messages as ``myelin lint``.
+One module a target: :mod:`.rbac`, :mod:`.storage` (the shared volume), :mod:`.workflows` (task
+WorkflowTemplates), :mod:`.sensors` (sensor WorkflowTemplates, gates, start Workflows), :mod:`.events` (Argo
+Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.serving` (Seldon; not wired yet);
+:mod:`.wiring` holds the names they share. ``compile_axon`` lints first and refuses an axon with errors, with
+the same messages as ``myelin lint``.
 """
 
 from __future__ import annotations
@@ -37,33 +40,46 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     if errors:
         raise MyelinError(errors)
     bundle = Bundle(axon.name)
-    for manifest in rbac_manifests(axon, options):
+    plans = [plan(axon, i, sensor) for i, sensor in enumerate(axon.sensors)]
+    for steps in plans:
+        bundle.warnings += steps.warnings
+    # what the cluster sees: only the sensors that compile, so a left-out sensor brings no triggers either
+    # (no exit notifications, EventSource entries or alert rules without a Sensor listening)
+    active = axon.model_copy(
+        update={"sensors": [s for s, p in zip(axon.sensors, plans, strict=True) if p.steps]}
+    )
+    for manifest in rbac_manifests(active, options):
         bundle.add(manifest)
-    pvc = persistent_volume_claim(axon, options)
+    pvc = persistent_volume_claim(active, options)
     if pvc is not None:
         bundle.add(pvc)
-    for task in axon.tasks:
+    for task in active.tasks:
         if needs_template(task):
-            bundle.add(task_workflow_template(axon, task, options))
-    compiled = []
-    for i, sensor in enumerate(axon.sensors):
-        steps = plan(axon, i, sensor)
-        bundle.warnings += steps.warnings
+            bundle.add(task_workflow_template(active, task, options))
+    for sensor, steps in zip(axon.sensors, plans, strict=True):
         if steps.steps:
-            bundle.add(sensor_workflow_template(axon, sensor, steps.steps, options))
-            compiled.append(sensor)
-    for source in (webhook_event_source(axon, options), calendar_event_source(axon, options)):
+            bundle.add(sensor_workflow_template(active, sensor, steps.steps, options))
+    for source in (webhook_event_source(active, options), calendar_event_source(active, options)):
         if source is not None:
             bundle.add(source)
-    for argo_sensor in (events.sensor(axon, sensor, options) for sensor in compiled):
+    for argo_sensor in (events.sensor(active, sensor, options) for sensor in active.sensors):
         if argo_sensor is not None:  # None: the sensor has no triggers
             bundle.add(argo_sensor)
-    for alerting in (prometheus_rule(axon, options), alertmanager_config(axon, options)):
+    for alerting in (prometheus_rule(active, options), alertmanager_config(active, options)):
         if alerting is not None:
             bundle.add(alerting)
-    for sensor in compiled:
+    if bundle.find("AlertmanagerConfig") and not (options.namespace or axon.namespace):
+        bundle.warnings.append(
+            Diagnostic(
+                "metadata.namespace",
+                "no namespace: the AlertmanagerConfig's webhook URL is a short Service name, which "
+                "Alertmanager resolves in its own namespace; compile with -n NAMESPACE",
+                severity="warning",
+            )
+        )
+    for sensor in active.sensors:
         if not sensor.triggers:
-            bundle.add(start_workflow(axon, sensor, options))
+            bundle.add(start_workflow(active, sensor, options))
     leaks = [
         leak
         for m in bundle.manifests

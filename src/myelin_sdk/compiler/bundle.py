@@ -91,6 +91,8 @@ class Bundle:
             kustomization = {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
+                # keep the bundle's apply order (kustomize sorts by kind: Workflow before its template)
+                "sortOptions": {"order": "fifo"},
                 "resources": names,
             }
             (tmp / "kustomization.yaml").write_text(dump(kustomization))

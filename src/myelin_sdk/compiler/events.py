@@ -288,6 +288,8 @@ def argo_trigger(axon: Axon, sensor: Sensor, dependency_name: str) -> dict[str, 
                 ],
             },
         },
+        # without atLeastOnce the Sensor neither waits for nor retries a submit (pkg/sensors/listener.go)
+        "atLeastOnce": True,
         "retryStrategy": dict(RETRY_STRATEGY),
         "rateLimit": dict(RATE_LIMIT),
     }

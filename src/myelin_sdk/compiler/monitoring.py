@@ -40,15 +40,16 @@ Two cluster-side facts shape the output (prometheus-operator, ``AlertmanagerConf
 - the operator adds a ``namespace = <AlertmanagerConfig's namespace>`` matcher to the route, so an alert
   reaches it only with that ``namespace`` label. Metrics come through the Pushgateway, whose series carry
   the Pushgateway's namespace (or none), so each rule sets ``namespace`` itself when the compile namespace
-  is known; otherwise the cluster admin must set ``enforcedNamespaceLabel`` on the Prometheus resource or
-  ``alertmanagerConfigMatcherStrategy: {type: None}`` on the Alertmanager resource;
+  is known (compile with ``-n``); otherwise the cluster admin must set
+  ``alertmanagerConfigMatcherStrategy: {type: None}`` on the Alertmanager resource (not
+  ``enforcedNamespaceLabel`` on Prometheus: that also filters the rule's metrics by namespace, and
+  Pushgateway series would never match);
 - Prometheus and Alertmanager select these objects by label (``ruleSelector``,
   ``alertmanagerConfigSelector``); only the common Myelin labels are set here.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..config import CompileOptions
@@ -56,7 +57,7 @@ from ..errors import Diagnostic, MyelinError
 from ..names import dns_label
 from ..spec import Axon
 from ..spec.expressions import parse_alert_condition
-from ..spec.sensors import Alert
+from ..spec.sensors import PROMETHEUS_DURATION, Alert
 from .meta import metadata
 from .wiring import ALERTS_EVENT, alert_name, webhook_event_source_name, webhook_service_url
 
@@ -87,11 +88,6 @@ GROUP_INTERVAL = "5m"
 #: A still-firing alert is re-sent (and so re-triggers its sensor) at most this often: a retraining run
 #: must not be started again every few minutes while the first one is still running.
 REPEAT_INTERVAL = "1h"
-
-# The duration format of prometheus-operator's CRDs (``for``, ``repeatInterval``, ...).
-_DURATION = re.compile(
-    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-)
 
 
 def alerts_object_name(axon: Axon) -> str:
@@ -128,7 +124,7 @@ def alert_rules(axon: Axon, options: CompileOptions) -> list[dict[str, Any]]:
         except ValueError as exc:
             errors.append(Diagnostic(f"{path}.condition", f"invalid alert condition: {exc}"))
             continue
-        if trigger.for_ is not None and not (trigger.for_ and _DURATION.fullmatch(trigger.for_)):
+        if trigger.for_ is not None and not (trigger.for_ and PROMETHEUS_DURATION.fullmatch(trigger.for_)):
             errors.append(
                 Diagnostic(
                     f"{path}.for",

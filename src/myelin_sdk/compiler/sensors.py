@@ -6,9 +6,9 @@ templates are declared here (a ``templateRef`` brings templates, not volumes).
 
 ``Metric`` conditions become gate steps in front: a ``script`` step per condition running the stdlib-only
 gate of :mod:`myelin_sdk.runtime.gate` (its source inlined), which measures the condition rendered to PromQL
-``count`` times ``interval`` apart like an Argo Rollouts analysis and prints ``passed`` or ``failed``. Every
-later step runs only ``when`` all gates passed, so a failed gate leaves the run Succeeded with its steps
-Skipped — not an error. Prometheus unreachable after the retries is an error.
+``count`` times ``interval`` apart like an Argo Rollouts analysis and prints ``passed`` or ``failed``. The
+gates run side by side, and every later step runs only ``when`` all of them passed, so a failed gate leaves
+the run Succeeded with its steps Skipped — not an error. Prometheus unreachable after the retries is an error.
 
 Deployer steps compile with the Seldon deployers (a later version); until then they are left out, with a
 warning, and a sensor with nothing else is not compiled.
@@ -112,26 +112,29 @@ def sensor_workflow_template(
         for volume in task_volumes(axon, axon.task(task), options):
             volumes.setdefault(volume["name"], volume)
     gates = [f"gate-{i}" for i in range(len(sensor.conditions))]
-    with WorkflowTemplate(
-        name=name,
-        namespace=md.get("namespace"),
-        labels=md["labels"],
-        annotations=md.get("annotations"),
-        entrypoint=ENTRYPOINT,
-        service_account_name=service_account_name(axon),
-        arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
-        volumes=[m.Volume.model_validate(v) for v in volumes.values()] or None,
-        pod_metadata=m.Metadata(labels=labels(axon, sensor=kebab)),
-    ) as wt:
-        passed: list[str] = []
-        with Steps(name=ENTRYPOINT):
-            for gate in gates:
-                Step(name=gate, template=gate, when=" && ".join(passed) or None)
-                passed.append(f"{{{{steps.{gate}.outputs.result}}}} == passed")
-            when = " && ".join(passed) or None
-            for step_name, (_, task) in zip(_step_names(axon, steps), steps, strict=True):
-                ref = m.TemplateRef(name=task_template_name(axon, task), template=ENTRYPOINT)
-                Step(name=step_name, template_ref=ref, when=when)
+    with (
+        WorkflowTemplate(
+            name=name,
+            namespace=md.get("namespace"),
+            labels=md["labels"],
+            annotations=md.get("annotations"),
+            entrypoint=ENTRYPOINT,
+            service_account_name=service_account_name(axon),
+            arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
+            volumes=[m.Volume.model_validate(v) for v in volumes.values()] or None,
+            pod_metadata=m.Metadata(labels=labels(axon, sensor=kebab)),
+        ) as wt,
+        Steps(name=ENTRYPOINT) as main,
+    ):
+        if gates:
+            # all gates run, side by side: a skipped gate would leave its result unresolved in `when`
+            with main.parallel():
+                for gate in gates:
+                    Step(name=gate, template=gate)
+        when = " && ".join(f"{{{{steps.{gate}.outputs.result}}}} == passed" for gate in gates) or None
+        for step_name, (_, task) in zip(_step_names(axon, steps), steps, strict=True):
+            ref = m.TemplateRef(name=task_template_name(axon, task), template=ENTRYPOINT)
+            Step(name=step_name, template_ref=ref, when=when)
     for gate, condition in zip(gates, sensor.conditions, strict=True):
         wt.templates.append(_gate_template(gate, axon, condition, options))
     manifest: dict[str, Any] = wt.to_dict()

@@ -14,6 +14,7 @@ Triggers: :class:`Lifecycle` (a task ended), :class:`Alert` (a PromQL condition 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
@@ -35,6 +36,12 @@ def _check_alert_condition(text: str) -> str:
 
     parse_alert_condition(text)
     return text
+
+
+#: A Prometheus duration (``30s``, ``5m``, ``1h30m``), the format of an Alert's ``for``.
+PROMETHEUS_DURATION = re.compile(
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
 
 
 class Lifecycle(SpecModel):
