@@ -30,7 +30,7 @@ golden: $(STAMP) ## regenerate the golden YAML files under tests/golden (review 
 
 demo: $(STAMP) ## the recommender demo: lint it and compile it to build/recommender-demo/
 	$(VENV)/bin/myelin lint examples/recommender_demo/recommender-demo.yaml
-	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -o build/recommender-demo
+	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -n myelin -o build/recommender-demo
 	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
 
 docs: $(STAMP) ## build the documentation site into build/site (mkdocs)
