@@ -61,6 +61,11 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--event-bus", help="Argo Events EventBus of the EventSources and Sensors (default: default)"
     )
+    g.add_argument(
+        "--gate",
+        choices=["script", "analysis-run"],
+        help="how Metric conditions are gated: an inline script step (default) or an AnalysisRun",
+    )
 
 
 def _options(args: argparse.Namespace) -> CompileOptions:
@@ -74,6 +79,7 @@ def _options(args: argparse.Namespace) -> CompileOptions:
         pushgateway_url=args.pushgateway_url,
         prometheus_url=args.prometheus_url,
         event_bus=args.event_bus,
+        gate=args.gate,
     )
 
 

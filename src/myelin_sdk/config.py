@@ -14,6 +14,9 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+#: The ways a Metric condition can be gated (``CompileOptions.gate``).
+GATES = ("script", "analysis-run")
+
 
 @dataclass(frozen=True)
 class CompileOptions:
@@ -43,6 +46,15 @@ class CompileOptions:
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     #: Argo Events EventBus the EventSources and Sensors use.
     event_bus: str = "default"
+    #: How Metric conditions are gated: ``script`` (an inline stdlib script step querying Prometheus) or
+    #: ``analysis-run`` (an Argo Rollouts AnalysisRun created by a ``resource`` step; needs Argo Rollouts).
+    gate: str = "script"
+
+    def __post_init__(self) -> None:
+        if self.gate not in GATES:
+            from .errors import MyelinError
+
+            raise MyelinError(f"gate: expected one of {', '.join(GATES)}, got {self.gate!r}")
 
     def image_for(self, repository: str) -> str:
         """The full image reference of a built repository."""

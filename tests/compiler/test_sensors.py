@@ -264,3 +264,46 @@ def test_alerts_without_a_namespace_warn_that_alertmanager_cannot_resolve_the_we
         Sensor("Retrain", triggers=[Alert("{{acc}} < 1", name="low")], tasks=[train])
     assert [w.path for w in compile_axon(axon).warnings] == ["metadata.namespace"]
     assert compile_axon(axon, CompileOptions(namespace="ml")).warnings == []
+
+
+def test_analysis_run_gates_validate_and_decide_by_the_step_status(schema_validator: SchemaValidator) -> None:
+    """``gate="analysis-run"``: each gate is a resource step creating an Argo Rollouts AnalysisRun (checked
+    against the Rollouts CRD: no Rollouts controller runs here); a failed analysis skips the steps."""
+    import yaml
+
+    options = CompileOptions(gate="analysis-run", prometheus_url="http://prom.monitoring.svc:9090")
+    bundle = compile_axon(gated_axon(), options)
+    assert_valid(bundle.manifests, schema_validator)
+    wt = templates(sensor_template(bundle, "retrain"))
+    resource = wt["gate-1"]["resource"]
+    assert resource["action"] == "create"
+    assert resource["successCondition"] == "status.phase == Successful"
+    run = yaml.safe_load(resource["manifest"])
+    assert_valid([{**run, "metadata": {**run["metadata"], "name": "x"}}], schema_validator)
+    (metric,) = run["spec"]["metrics"]
+    assert (metric["interval"], metric["count"], metric["failureLimit"]) == ("1s", 3, 1)
+    assert metric["provider"]["prometheus"] == {
+        "address": "http://prom.monitoring.svc:9090",
+        "query": "other_ml__rec > 1",
+    }
+    gates, *later = wt["main"]["steps"]
+    assert all(g["continueOn"] == {"failed": True} for g in gates)
+    assert (
+        later[0][0]["when"] == "{{steps.gate-0.status}} == Succeeded && {{steps.gate-1.status}} == Succeeded"
+    )
+    (role,) = bundle.find("Role")
+    assert {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["analysisruns"],
+        "verbs": ["create", "get", "list", "watch"],
+    } in (role["rules"])
+
+
+def test_script_gates_need_no_analysis_rights() -> None:
+    (role,) = compile_axon(gated_axon()).find("Role")
+    assert all("analysisruns" not in rule["resources"] for rule in role["rules"])
+
+
+def test_an_unknown_gate_is_refused() -> None:
+    with pytest.raises(MyelinError, match="gate: expected one of script, analysis-run"):
+        CompileOptions(gate="rollouts")

@@ -86,11 +86,20 @@ def service_account_name(axon: Axon) -> str:
     return wiring.service_account_name(axon)
 
 
-def role_rules() -> list[dict[str, Any]]:
-    """:data:`WORKFLOW_RULES` as Kubernetes ``PolicyRule`` objects."""
+#: With ``gate="analysis-run"``, the gate steps create AnalysisRuns and watch them to a verdict.
+ANALYSIS_RULES: tuple[PolicyRule, ...] = (
+    ("argoproj.io", ("analysisruns",), ("create", "get", "list", "watch")),
+)
+
+
+def role_rules(options: CompileOptions | None = None) -> list[dict[str, Any]]:
+    """:data:`WORKFLOW_RULES` (+ :data:`ANALYSIS_RULES` when gating with AnalysisRuns) as ``PolicyRule``s."""
+    rules = WORKFLOW_RULES
+    if options is not None and options.gate == "analysis-run":
+        rules += ANALYSIS_RULES
     return [
         {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
-        for group, resources, verbs in WORKFLOW_RULES
+        for group, resources, verbs in rules
     ]
 
 
@@ -115,7 +124,7 @@ def rbac_manifests(axon: Axon, options: CompileOptions) -> list[dict[str, Any]]:
         "apiVersion": RBAC_API,
         "kind": "Role",
         "metadata": metadata(axon, name, options),
-        "rules": role_rules(),
+        "rules": role_rules(options),
     }
     # A RoleBinding's ServiceAccount subject without a namespace means the binding's own namespace.
     subject: dict[str, Any] = {"kind": "ServiceAccount", "name": name}

@@ -28,6 +28,7 @@ from ..names import dns_label
 from ..runtime import gate_script
 from ..spec import Axon, Metric, Sensor
 from ..spec.expressions import parse_metric_condition
+from ..yamlio import dump
 from .meta import labels, metadata, task_template_name
 from .wiring import sensor_template_name, service_account_name
 from .workflows import ENTRYPOINT, needs_template, task_volumes
@@ -92,6 +93,44 @@ def _gate_template(name: str, axon: Axon, condition: Metric, options: CompileOpt
     )
 
 
+def _analysis_gate_template(
+    name: str, axon: Axon, sensor: Sensor, condition: Metric, options: CompileOptions
+) -> m.Template:
+    """A ``resource`` step creating an Argo Rollouts AnalysisRun that measures the condition; the step fails
+    when the analysis does, and the sensor's steps then run only if every gate step Succeeded."""
+    prometheus = {"address": options.prometheus_url, "query": gate_query(axon, condition)}
+    run = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisRun",
+        "metadata": {
+            "generateName": f"{sensor_template_name(axon, sensor.name)}-{name}-",
+            "labels": labels(axon, sensor=dns_label(sensor.name)),
+        },
+        "spec": {
+            "metrics": [
+                {
+                    "name": "condition",
+                    "interval": condition.interval,
+                    "count": condition.count,
+                    "failureLimit": condition.failure_limit,
+                    # the query is a PromQL filter: a result means the condition holds
+                    "successCondition": "len(result) > 0",
+                    "provider": {"prometheus": prometheus},
+                }
+            ]
+        },
+    }
+    return m.Template(
+        name=name,
+        resource=m.ResourceTemplate(
+            action="create",
+            manifest=dump(run),
+            success_condition="status.phase == Successful",
+            failure_condition="status.phase in (Failed,Error,Inconclusive)",
+        ),
+    )
+
+
 def _step_names(axon: Axon, steps: list[tuple[int, str]]) -> list[str]:
     names: list[str] = []
     for _, task in steps:
@@ -112,6 +151,12 @@ def sensor_workflow_template(
         for volume in task_volumes(axon, axon.task(task), options):
             volumes.setdefault(volume["name"], volume)
     gates = [f"gate-{i}" for i in range(len(sensor.conditions))]
+    analysis = options.gate == "analysis-run"
+    # a failed analysis fails its step: continue, so that the later steps are Skipped, not the run Failed
+    on_fail = m.ContinueOn(failed=True) if analysis else None
+    verdict = (
+        "{{{{steps.{}.status}}}} == Succeeded" if analysis else "{{{{steps.{}.outputs.result}}}} == passed"
+    )
     with (
         WorkflowTemplate(
             name=name,
@@ -130,13 +175,16 @@ def sensor_workflow_template(
             # all gates run, side by side: a skipped gate would leave its result unresolved in `when`
             with main.parallel():
                 for gate in gates:
-                    Step(name=gate, template=gate)
-        when = " && ".join(f"{{{{steps.{gate}.outputs.result}}}} == passed" for gate in gates) or None
+                    Step(name=gate, template=gate, continue_on=on_fail)
+        when = " && ".join(verdict.format(gate) for gate in gates) or None
         for step_name, (_, task) in zip(_step_names(axon, steps), steps, strict=True):
             ref = m.TemplateRef(name=task_template_name(axon, task), template=ENTRYPOINT)
             Step(name=step_name, template_ref=ref, when=when)
     for gate, condition in zip(gates, sensor.conditions, strict=True):
-        wt.templates.append(_gate_template(gate, axon, condition, options))
+        if analysis:
+            wt.templates.append(_analysis_gate_template(gate, axon, sensor, condition, options))
+        else:
+            wt.templates.append(_gate_template(gate, axon, condition, options))
     manifest: dict[str, Any] = wt.to_dict()
     return manifest
 
