@@ -40,7 +40,7 @@ def _check_alert_condition(text: str) -> str:
 
 #: A Prometheus duration (``30s``, ``5m``, ``1h30m``), the format of an Alert's ``for``.
 PROMETHEUS_DURATION = re.compile(
-    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+    r"^(?!$)(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 )
 
 
