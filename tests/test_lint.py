@@ -805,3 +805,10 @@ def test_alert_for_must_be_a_prometheus_duration() -> None:
     d = only(lint_axon(axon))
     assert d.path == "spec.sensors[0].triggers[0].for"
     assert has_words(d.message, "'1.5m'", "Prometheus duration")
+
+
+def test_an_empty_alert_for_is_not_a_duration() -> None:
+    with Axon("f") as axon:
+        t = TrainTask("T", image="b")
+        Sensor("S", triggers=[Alert("{{acc}} < 1", name="low", for_="")], tasks=[t])
+    assert only(lint_axon(axon)).path == "spec.sensors[0].triggers[0].for"
