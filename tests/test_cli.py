@@ -17,6 +17,8 @@ from myelin_sdk.cli import main
 from myelin_sdk.compiler import compile_axon
 from myelin_sdk.loader import load_path
 
+from support.schemas import SchemaValidator, assert_valid
+
 PROJECT = Path(__file__).resolve().parents[1]
 DEMO_DIR = PROJECT / "examples" / "recommender_demo"
 DEMO_YAML = DEMO_DIR / "recommender-demo.yaml"
@@ -86,7 +88,7 @@ def test_compile_prints_the_bundle(capsys: pytest.CaptureFixture[str]) -> None:
     kinds = [d["kind"] for d in yaml.safe_load_all(out)]
     assert kinds == [m["kind"] for m in compile_axon(load_path(DEMO_YAML))]
     assert kinds[:4] == ["ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim"]
-    assert kinds.count("WorkflowTemplate") == 5
+    assert kinds.count("WorkflowTemplate") == 6
 
 
 def test_compile_options_reach_the_manifests(capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,3 +377,24 @@ def test_pipeline_with_a_lint_error_exits_2_without_traceback(tmp_path: Path) ->
     assert BAD_PATH in result.stderr
     assert "did you mean 'Train'" in result.stderr
     assert_no_traceback(result.stderr)
+
+
+def test_review_prints_the_first_deploy_seldon_deployment(
+    capsys: pytest.CaptureFixture[str], schema_validator: SchemaValidator
+) -> None:
+    """The review copy is checked against the Seldon CRD (no Seldon operator runs here)."""
+    assert main(["compile", str(DEMO_YAML), "-n", "ml", "--review"]) == 0
+    (review,) = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert review["kind"] == "SeldonDeployment"
+    assert [p["traffic"] for p in review["spec"]["predictors"]] == [100]
+    assert_valid([review], schema_validator)
+
+
+def test_review_copies_are_written_beside_the_bundle_not_into_it(tmp_path: Path) -> None:
+    out_dir = tmp_path / "manifests"
+    assert main(["compile", str(DEMO_YAML), "-o", str(out_dir)]) == 0
+    assert [p.name for p in (out_dir / "review").iterdir()] == [
+        "seldondeployment-ml-rec-recommenderdeployer.yaml"
+    ]
+    kustomization = yaml.safe_load((out_dir / "kustomization.yaml").read_text())
+    assert not any("seldondeployment" in name for name in kustomization["resources"])

@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         "atomically with one file per object and a kustomization.yaml",
     )
     p.add_argument("--axon", metavar="NAME", help="which Axon, when a Python file declares several")
+    p.add_argument(
+        "--review",
+        action="store_true",
+        help="print, instead of the bundle, the SeldonDeployment each deploy step would apply first "
+        "(version shown as 'latest'); with -o DIR these are always written to DIR/review/",
+    )
     _add_compile_options(p)
 
     p = sub.add_parser(
@@ -183,6 +189,13 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     except MyelinError as exc:
         raise MyelinError(place(exc.diagnostics, document), args.path) from None
     bundle.warnings = place(bundle.warnings, document)
+    if args.review:
+        from .yamlio import dump_all
+
+        for warning in bundle.warnings:
+            print(warning.format(args.path), file=sys.stderr)
+        sys.stdout.write(dump_all(bundle.reviews))
+        return EXIT_OK
     emit(bundle, args.output, args.path)
     return EXIT_OK
 

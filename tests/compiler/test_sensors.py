@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,11 +31,14 @@ from myelin_sdk import (
 )
 from myelin_sdk.compiler import compile_axon
 from myelin_sdk.compiler.sensors import CREATE_ONCE
+from myelin_sdk.loader import load_path
 from myelin_sdk.spec import BackendModel
 from myelin_sdk.spec.expressions import placeholders
 
 from support.prometheus import Server, push, wait_for
 from support.schemas import SchemaValidator, assert_valid
+
+DEMO_YAML = Path(__file__).resolve().parents[2] / "examples" / "recommender_demo" / "recommender-demo.yaml"
 
 
 def gated_axon() -> Axon:
@@ -146,18 +150,28 @@ def test_watched_task_notifies_its_exit_phase_and_still_fails_when_it_failed() -
     assert [s["name"] for (s,) in templates(prep)["main"]["steps"]] == ["run"]  # nobody listens to Prep
 
 
-def test_deployer_steps_are_left_out_with_a_warning() -> None:
+def unmappable_deployer(train: TrainTask, serve: DeployTask) -> Deployer:
+    """A deployer Seldon Core cannot serve: predictors split traffic by weight, not by a rollout ``match``."""
+    from myelin_sdk import Destination, RolloutStep
+
+    model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
+    rollout = RolloutStep(match={"headers": {"x-canary": "1"}}, destinations=[Destination(0, 100)])
+    return Deployer("dep", models=[model], rollout_spec=[rollout])
+
+
+def test_a_deployer_that_cannot_map_to_seldon_is_left_out_with_a_warning() -> None:
     with Axon("d") as axon:
+        VolumeClaimTemplate("store", storage="1Gi")
         train = TrainTask("Train", image="busybox")
         serve = DeployTask("Serve", image="seldon:1")
-        model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
-        Sensor("Deploy", triggers=[Lifecycle(train)], tasks=[Deployer("dep", models=[model])])
+        Sensor("Deploy", triggers=[Lifecycle(train)], tasks=[unmappable_deployer(train, serve)])
     bundle = compile_axon(axon)
     assert not bundle.find("WorkflowTemplate", "d-sensor-deploy")
     assert [(w.path, w.severity) for w in bundle.warnings] == [
-        ("spec.sensors[0].tasks[0].deployer", "warning"),
+        ("spec.sensors[0].tasks[0].deployer.rolloutSpec[0].match", "warning"),
         ("spec.sensors[0]", "warning"),
     ]
+    assert "left out" in bundle.warnings[0].message
 
 
 def test_a_condition_prometheus_cannot_measure_is_refused() -> None:
@@ -242,16 +256,14 @@ def test_a_left_out_sensor_brings_no_triggers_either() -> None:
     from myelin_sdk import Alert
 
     with Axon("d", namespace="ml") as axon:
+        VolumeClaimTemplate("store", storage="1Gi")
         train = TrainTask("Train", image="busybox")
         serve = DeployTask("Serve", image="seldon:1")
-        model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
-        Sensor(
-            "Deploy",
-            triggers=[Lifecycle(train), Alert("{{acc}} < 1", name="low")],
-            tasks=[Deployer(models=[model])],
-        )
+        deployer = unmappable_deployer(train, serve)
+        Sensor("Deploy", triggers=[Lifecycle(train), Alert("{{acc}} < 1", name="low")], tasks=[deployer])
     bundle = compile_axon(axon)
-    assert [m["kind"] for m in bundle] == ["ServiceAccount", "Role", "RoleBinding", "WorkflowTemplate"]
+    kinds = ["ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "WorkflowTemplate"]
+    assert [m["kind"] for m in bundle] == kinds
     (train_template,) = bundle.find("WorkflowTemplate")
     assert [t["name"] for t in train_template["spec"]["templates"]] == ["run", "main"]  # no notify wrapper
 
@@ -307,3 +319,26 @@ def test_script_gates_need_no_analysis_rights() -> None:
 def test_an_unknown_gate_is_refused() -> None:
     with pytest.raises(MyelinError, match="gate: expected one of script, analysis-run"):
         CompileOptions(gate="rollouts")
+
+
+def test_a_deployer_becomes_select_apply_commit_after_the_gates(schema_validator: SchemaValidator) -> None:
+    bundle = compile_axon(load_path(DEMO_YAML))
+    assert_valid(bundle.manifests, schema_validator)
+    wt = templates(sensor_template(bundle, "deployment-decision-maker"))
+    groups = [[s["name"] for s in group] for group in wt["main"]["steps"]]
+    assert groups == [
+        ["gate-0"],
+        ["recommenderdeployer-select"],
+        ["recommenderdeployer-apply"],
+        ["recommenderdeployer-commit"],
+    ]
+    apply_step = wt["main"]["steps"][2][0]
+    assert apply_step["arguments"]["parameters"] == [
+        {"name": "manifest", "value": "{{steps.recommenderdeployer-select.outputs.result}}"}
+    ]
+    assert apply_step["when"] == "{{steps.gate-0.outputs.result}} == passed"
+    resource = wt["recommenderdeployer-apply"]["resource"]
+    assert (resource["action"], resource["successCondition"]) == ("apply", "status.state == Available")
+    mounts = wt["recommenderdeployer-select"]["script"]["volumeMounts"]
+    assert mounts == [{"mountPath": "/axon-store", "name": "axon-store"}]
+    assert [w.path for w in bundle.warnings] == ["metadata.namespace"]  # nothing is left out

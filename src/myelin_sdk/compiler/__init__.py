@@ -19,7 +19,8 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, MyelinError
 from ..spec import Axon
 from . import events
-from .bundle import Bundle, Manifest
+from .bundle import Bundle, Manifest, ordered
+from .deploys import DeployStep, review
 from .events import calendar_event_source, webhook_event_source
 from .monitoring import alertmanager_config, prometheus_rule
 from .rbac import rbac_manifests
@@ -40,7 +41,7 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     if errors:
         raise MyelinError(errors)
     bundle = Bundle(axon.name)
-    plans = [plan(axon, i, sensor) for i, sensor in enumerate(axon.sensors)]
+    plans = [plan(axon, i, sensor, options) for i, sensor in enumerate(axon.sensors)]
     for steps in plans:
         bundle.warnings += steps.warnings
     # what the cluster sees: only the sensors that compile, so a left-out sensor brings no triggers either
@@ -59,6 +60,9 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     for sensor, steps in zip(axon.sensors, plans, strict=True):
         if steps.steps:
             bundle.add(sensor_workflow_template(active, sensor, steps.steps, options))
+            bundle.reviews += [
+                ordered(review(active, s, options)) for s in steps.steps if isinstance(s, DeployStep)
+            ]
     for source in (webhook_event_source(active, options), calendar_event_source(active, options)):
         if source is not None:
             bundle.add(source)

@@ -40,6 +40,8 @@ class Bundle:
     manifests: list[Manifest] = field(default_factory=list)
     #: What was left out (not compiled yet), for the user to see; never silently dropped.
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: Documents for review only, never applied: the SeldonDeployment each deploy step would apply first.
+    reviews: list[Manifest] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Manifest]:
         return iter(self.manifests)
@@ -96,6 +98,11 @@ class Bundle:
                 "resources": names,
             }
             (tmp / "kustomization.yaml").write_text(dump(kustomization))
+            if self.reviews:  # beside the resources, not among them: `kubectl apply -k` leaves them out
+                (tmp / "review").mkdir()
+                for manifest in self.reviews:
+                    name = f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+                    (tmp / "review" / name).write_text(dump(manifest))
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 target.rename(old)

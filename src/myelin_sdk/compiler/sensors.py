@@ -23,13 +23,15 @@ from hera.workflows import Step, Steps, WorkflowTemplate
 from hera.workflows import models as m
 
 from ..config import CompileOptions
-from ..errors import Diagnostic
+from ..errors import Diagnostic, UnsupportedError
 from ..names import dns_label
 from ..runtime import gate_script
 from ..spec import Axon, Metric, Sensor
 from ..spec.expressions import parse_metric_condition
 from ..yamlio import dump
+from .deploys import DeployStep, deploy_config, deploy_steps, deploy_templates
 from .meta import labels, metadata, task_template_name
+from .storage import store_volume
 from .wiring import sensor_template_name, service_account_name
 from .workflows import ENTRYPOINT, needs_template, task_volumes
 
@@ -39,33 +41,40 @@ CREATE_ONCE = "myelin.io/create-once"
 
 @dataclass
 class SensorPlan:
-    """What of a sensor compiles: its task steps (index, task name), and warnings for what does not."""
+    """What of a sensor compiles: its steps in order — (index, task name) for a task, a :class:`DeployStep`
+    for a deployer — and warnings for what does not."""
 
-    steps: list[tuple[int, str]] = field(default_factory=list)
+    steps: list[tuple[int, str] | DeployStep] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def plan(axon: Axon, index: int, sensor: Sensor) -> SensorPlan:
-    """The steps of ``sensor`` that compile today (deployers do not yet: a warning each)."""
+def plan(axon: Axon, index: int, sensor: Sensor, options: CompileOptions) -> SensorPlan:
+    """The steps of ``sensor`` that compile. A deployer whose graph cannot map to Seldon Core yet
+    (:class:`UnsupportedError`) is left out with a warning; other deployer errors are raised."""
     out = SensorPlan()
     for i, step in enumerate(sensor.tasks):
         where = f"spec.sensors[{index}].tasks[{i}]"
-        if step.task is None:
-            out.warnings.append(
-                Diagnostic(
-                    f"{where}.deployer",
-                    "not compiled yet: Seldon deployers come with a later version; this step is left out",
-                    severity="warning",
-                )
-            )
-        elif needs_template(axon.task(step.task)):
+        if step.deployer is not None:
+            deploy = DeployStep(i, step.deployer, f"{where}.deployer")
+            try:
+                deploy_config(axon, deploy, options)
+            except UnsupportedError as exc:
+                out.warnings += [
+                    Diagnostic(
+                        d.path, f"not compiled: {d.message}; this deployer step is left out", "warning"
+                    )
+                    for d in exc.diagnostics
+                ]
+                continue
+            out.steps.append(deploy)
+        elif step.task is not None and needs_template(axon.task(step.task)):
             out.steps.append((i, step.task))
     if not out.steps and sensor.tasks:
         out.warnings.append(
             Diagnostic(
                 f"spec.sensors[{index}]",
-                f"sensor {sensor.name!r} has no step that compiles yet: "
-                "it is left out of the bundle, with its triggers",
+                f"sensor {sensor.name!r} has no step that compiles: it is left out of the bundle, "
+                "with its triggers",
                 severity="warning",
             )
         )
@@ -131,24 +140,27 @@ def _analysis_gate_template(
     )
 
 
-def _step_names(axon: Axon, steps: list[tuple[int, str]]) -> list[str]:
-    names: list[str] = []
-    for _, task in steps:
-        base = dns_label(task)
-        names.append(base if base not in names else f"{base}-{len(names)}")
-    return names
+def _unique(names: list[str], base: str) -> str:
+    name = base if base not in names else f"{base}-{len(names)}"
+    names.append(name)
+    return name
 
 
 def sensor_workflow_template(
-    axon: Axon, sensor: Sensor, steps: list[tuple[int, str]], options: CompileOptions
+    axon: Axon, sensor: Sensor, steps: list[tuple[int, str] | DeployStep], options: CompileOptions
 ) -> dict[str, Any]:
     """The WorkflowTemplate of one sensor: its gates, then ``steps`` (see :func:`plan`) by ``templateRef``."""
     name = sensor_template_name(axon, sensor.name)
     kebab = dns_label(sensor.name)
     md = metadata(axon, name, options, original=sensor.name, sensor=kebab)
     volumes: dict[str, dict[str, Any]] = {}
-    for _, task in steps:
-        for volume in task_volumes(axon, axon.task(task), options):
+    for step in steps:
+        if isinstance(step, DeployStep):
+            store = store_volume(axon)
+            if store is not None:
+                volumes.setdefault(store["name"], store)
+            continue
+        for volume in task_volumes(axon, axon.task(step[1]), options):
             volumes.setdefault(volume["name"], volume)
     gates = [f"gate-{i}" for i in range(len(sensor.conditions))]
     analysis = options.gate == "analysis-run"
@@ -177,14 +189,27 @@ def sensor_workflow_template(
                 for gate in gates:
                     Step(name=gate, template=gate, continue_on=on_fail)
         when = " && ".join(verdict.format(gate) for gate in gates) or None
-        for step_name, (_, task) in zip(_step_names(axon, steps), steps, strict=True):
-            ref = m.TemplateRef(name=task_template_name(axon, task), template=ENTRYPOINT)
-            Step(name=step_name, template_ref=ref, when=when)
+        names: list[str] = []
+        for step in steps:
+            if isinstance(step, DeployStep):
+                for template, arguments in deploy_steps(step):
+                    Step(
+                        name=_unique(names, template),
+                        template=template,
+                        when=when,
+                        arguments=arguments or None,
+                    )
+                continue
+            ref = m.TemplateRef(name=task_template_name(axon, step[1]), template=ENTRYPOINT)
+            Step(name=_unique(names, dns_label(step[1])), template_ref=ref, when=when)
     for gate, condition in zip(gates, sensor.conditions, strict=True):
         if analysis:
             wt.templates.append(_analysis_gate_template(gate, axon, sensor, condition, options))
         else:
             wt.templates.append(_gate_template(gate, axon, condition, options))
+    for step in steps:
+        if isinstance(step, DeployStep):
+            wt.templates.extend(deploy_templates(axon, step, options))
     manifest: dict[str, Any] = wt.to_dict()
     return manifest
 

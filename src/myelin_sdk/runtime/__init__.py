@@ -59,8 +59,10 @@ __all__ = [
     "best_version",
     "cleanup_incomplete",
     "data_path",
+    "deploy_script",
     "gate_script",
     "gate_script_source",
+    "inline_script",
     "latest_version",
     "metric_name",
     "model_path",
@@ -81,12 +83,25 @@ def gate_script_source() -> str:
     return resources.files(__name__).joinpath("gate.py").read_text(encoding="utf-8")
 
 
-def gate_script(argv: list[str]) -> str:
-    """The gate's source as a script that runs ``main(argv)`` — for an Argo ``script`` template, which passes
-    no arguments. ``argv`` is embedded as a Python string-list literal (data, never evaluated as code)."""
-    source = gate_script_source()
-    if _MAIN_CALL not in source:  # pragma: no cover - guards an edit of gate.py
-        raise RuntimeError("gate.py must end with the standard __main__ block")
+def inline_script(module: str, argv: list[str]) -> str:
+    """The source of the stdlib-only module ``runtime/<module>.py`` as a script that runs ``main(argv)`` — for
+    an Argo ``script`` template, which passes no arguments. ``argv`` is embedded as a Python string-list
+    literal (data, never evaluated as code)."""
+    source = resources.files(__name__).joinpath(f"{module}.py").read_text(encoding="utf-8")
+    if _MAIN_CALL not in source:  # pragma: no cover - guards an edit of the module
+        raise RuntimeError(f"{module}.py must end with the standard __main__ block")
     if "{{" in source:  # pragma: no cover - Argo would try to substitute it
-        raise RuntimeError("gate.py must not contain '{{' (Argo templating)")
+        raise RuntimeError(f"{module}.py must not contain '{{{{' (Argo templating)")
+    # argv may carry Argo variables on purpose (a deploy task's env `{{workflow.parameters.x}}`): Argo
+    # substitutes them in the script before it runs
     return source.replace(_MAIN_CALL, f"sys.exit(main({[str(a) for a in argv]!r}))\n")
+
+
+def gate_script(argv: list[str]) -> str:
+    """The metric gate as an inline script running ``main(argv)`` (see :func:`inline_script`)."""
+    return inline_script("gate", argv)
+
+
+def deploy_script(argv: list[str]) -> str:
+    """The deploy step's script (:mod:`myelin_sdk.runtime.deploy`) running ``main(argv)``."""
+    return inline_script("deploy", argv)

@@ -1,0 +1,150 @@
+"""A sensor's ``deployer`` step -> three steps of the sensor's workflow: select, apply, commit.
+
+1. ``<deployer>-select`` (a ``script`` step with the shared volume): the stdlib script of
+   :mod:`myelin_sdk.runtime.deploy` picks each backend model's version (best by the trainer's
+   ``lossMetric``, else newest), puts it in front of the versions served before, and prints the
+   SeldonDeployment for them;
+2. ``<deployer>-apply`` (a ``resource`` step): ``kubectl apply`` of that manifest; it succeeds when Seldon
+   reports the deployment ``Available`` and fails when it reports ``Failed``;
+3. ``<deployer>-commit``: records the served versions on the shared volume (``deployments/<name>.json``), so
+   the next deploy knows which version was serving before — only once the apply succeeded.
+
+The SeldonDeployments themselves come from :func:`~myelin_sdk.compiler.serving.seldon_deployment`, rendered
+here once per number of served versions with sentinel version names that the script replaces, so the
+manifest a deploy applies is exactly what the compiler made (see ``myelin compile --review``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hera.workflows import models as m
+
+from .. import contract
+from ..config import CompileOptions
+from ..names import dns_label
+from ..runtime import deploy_script
+from ..spec import Axon, Deployer
+from .serving import GraphVersion, first_deploy_review, seldon_deployment
+from .storage import VOLUME_NAME
+
+#: Sentinels the deploy script replaces: version i (0 = newest) of backend j, and version i's label.
+VERSION_SENTINEL = "@@myelin-version-{i}-{j}@@"
+LABEL_SENTINEL = "zzmyelinlabel{i}zz"
+
+
+@dataclass(frozen=True)
+class DeployStep:
+    """A deployer step of a sensor: where it is in the Axon, and the names of its workflow steps."""
+
+    index: int
+    deployer: Deployer
+    path: str
+
+    @property
+    def prefix(self) -> str:
+        return dns_label(self.deployer.name or "deployer", max_length=40)
+
+
+def served_count(deployer: Deployer) -> int:
+    """How many versions the rollout serves at most: the highest destination (or shadow) index + 1."""
+    if not deployer.rollout_spec:
+        legacy_canary = (deployer.deployment_type or "").lower() == "canary"
+        return 2 if legacy_canary else 1
+    step = deployer.rollout_spec[0]
+    indices = [d.destination_index for d in step.destinations]
+    if step.shadow is not None:
+        indices.append(step.shadow.destination_index)
+    return max(indices) + 1
+
+
+def _backends(axon: Axon, deployer: Deployer) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for model in deployer.models:
+        for backend in model.backend_models:
+            trainer = axon.task(backend.trainer)
+            train = trainer.train
+            models_dir = contract.task_paths(".", trainer.name)[contract.MODEL_PATH].removeprefix("./")
+            out.setdefault(
+                backend.name,
+                {
+                    "name": backend.name,
+                    "models": models_dir,
+                    "metric": train.loss_metric if train is not None else None,
+                    "greater": bool(train is not None and train.loss_metric_selector == "greater"),
+                },
+            )
+    return list(out.values())
+
+
+def deploy_config(axon: Axon, step: DeployStep, options: CompileOptions) -> dict[str, Any]:
+    """The configuration the deploy script runs with (raises MyelinError when the graph cannot map)."""
+    backends = _backends(axon, step.deployer)
+    templates = {}
+    for count in range(1, served_count(step.deployer) + 1):
+        versions = [
+            GraphVersion(
+                {b["name"]: VERSION_SENTINEL.format(i=i, j=j) for j, b in enumerate(backends)},
+                label=LABEL_SENTINEL.format(i=i),
+            )
+            for i in range(count)
+        ]
+        templates[str(count)] = seldon_deployment(axon, step.deployer, versions, options, path=step.path)
+    name = templates["1"]["metadata"]["name"]
+    return {
+        "store": contract.STORE_MOUNT,
+        "state": f"deployments/{name}.json",
+        "backends": backends,
+        "templates": templates,
+        "version_sentinel": VERSION_SENTINEL,
+        "label_sentinel": LABEL_SENTINEL,
+    }
+
+
+def review(axon: Axon, step: DeployStep, options: CompileOptions) -> dict[str, Any]:
+    """The SeldonDeployment a first deploy applies, with ``latest`` for the version, for review."""
+    return first_deploy_review(axon, step.deployer, options, path=step.path)
+
+
+def _script(name: str, source: str, options: CompileOptions) -> m.Template:
+    mount = m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT)
+    return m.Template(
+        name=name,
+        script=m.ScriptTemplate(
+            image=options.python_image, command=["python"], source=source, volume_mounts=[mount]
+        ),
+    )
+
+
+def deploy_templates(axon: Axon, step: DeployStep, options: CompileOptions) -> list[m.Template]:
+    """The select, apply and commit templates of one deployer step."""
+    config = deploy_config(axon, step, options)
+    compact = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    state = json.dumps({"store": config["store"], "state": config["state"]}, sort_keys=True)
+    p = step.prefix
+    return [
+        _script(f"{p}-select", deploy_script(["--config", compact]), options),
+        m.Template(
+            name=f"{p}-apply",
+            inputs=m.Inputs(parameters=[m.Parameter(name="manifest")]),
+            resource=m.ResourceTemplate(
+                action="apply",
+                manifest="{{inputs.parameters.manifest}}",
+                success_condition="status.state == Available",
+                failure_condition="status.state == Failed",
+            ),
+        ),
+        _script(f"{p}-commit", deploy_script(["--config", state, "--commit"]), options),
+    ]
+
+
+def deploy_steps(step: DeployStep) -> list[tuple[str, dict[str, str]]]:
+    """The three workflow steps in order, as (template name, arguments); each runs in its own step group."""
+    p = step.prefix
+    return [
+        (f"{p}-select", {}),
+        (f"{p}-apply", {"manifest": f"{{{{steps.{p}-select.outputs.result}}}}"}),
+        (f"{p}-commit", {}),
+    ]
