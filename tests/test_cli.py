@@ -88,7 +88,7 @@ def test_compile_prints_the_bundle(capsys: pytest.CaptureFixture[str]) -> None:
     kinds = [d["kind"] for d in yaml.safe_load_all(out)]
     assert kinds == [m["kind"] for m in compile_axon(load_path(DEMO_YAML))]
     assert kinds[:4] == ["ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim"]
-    assert kinds.count("WorkflowTemplate") == 6
+    assert kinds.count("WorkflowTemplate") == 8
 
 
 def test_compile_options_reach_the_manifests(capsys: pytest.CaptureFixture[str]) -> None:

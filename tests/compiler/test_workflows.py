@@ -266,6 +266,8 @@ def test_demo_bundle_kinds_and_names(schema_validator: SchemaValidator) -> None:
         ("WorkflowTemplate", "ml-rec-sensor-train-on-start"),
         ("WorkflowTemplate", "ml-rec-sensor-deployment-decision-maker"),
         ("WorkflowTemplate", "ml-rec-sensor-post-deployment-decision-maker"),
+        ("WorkflowTemplate", "ml-rec-recommenderdeployer-promote"),
+        ("WorkflowTemplate", "ml-rec-recommenderdeployer-rollback"),
         ("EventSource", "ml-rec-events"),
         ("Sensor", "ml-rec-deployment-decision-maker"),
         ("Sensor", "ml-rec-post-deployment-decision-maker"),

@@ -62,16 +62,24 @@ def test_labels_are_dns_safe_and_stable() -> None:
     assert label != label_of({"B": "other"})
 
 
-@pytest.fixture(scope="module")
-def demo_step() -> dict[str, str]:
-    """The select and commit scripts of the demo's deployer, as compiled."""
-    bundle = compile_axon(load_path(DEMO))
-    (wt,) = bundle.find("WorkflowTemplate", "ml-rec-sensor-deployment-decision-maker")
+def scripts(bundle: Any, template: str) -> dict[str, str]:
+    (wt,) = bundle.find("WorkflowTemplate", template)
     templates = {t["name"]: t for t in wt["spec"]["templates"]}
     return {
         "select": templates["recommenderdeployer-select"]["script"]["source"],
         "commit": templates["recommenderdeployer-commit"]["script"]["source"],
     }
+
+
+@pytest.fixture(scope="module")
+def demo_bundle() -> Any:
+    return compile_axon(load_path(DEMO))
+
+
+@pytest.fixture(scope="module")
+def demo_step(demo_bundle: Any) -> dict[str, str]:
+    """The select and commit scripts of the demo's deployer step, as compiled."""
+    return scripts(demo_bundle, "ml-rec-sensor-deployment-decision-maker")
 
 
 def run(source: str, store: Path) -> subprocess.CompletedProcess[str]:
@@ -139,3 +147,33 @@ def test_no_trained_version_fails_the_step_clearly(demo_step: dict[str, str], tm
     assert (
         "deploy error: no model version in" in result.stderr and "train-myelin-recommender" in result.stderr
     )
+
+
+def test_promote_gives_the_newest_all_traffic_and_rollback_restores_the_one_before(
+    demo_bundle: Any, demo_step: dict[str, str], tmp_path: Path, schema_validator: SchemaValidator
+) -> None:
+    promote = scripts(demo_bundle, "ml-rec-recommenderdeployer-promote")
+    rollback = scripts(demo_bundle, "ml-rec-recommenderdeployer-rollback")
+    first = save(tmp_path / MODELS, recommender_train_rmse=0.93)
+    deploy(demo_step, tmp_path)
+    newer = save(tmp_path / MODELS, recommender_train_rmse=0.91)
+    canary = deploy(demo_step, tmp_path)
+    assert [p["traffic"] for p in canary["spec"]["predictors"]] == [50, 50]
+
+    rolled_back = deploy(rollback, tmp_path)
+    assert_valid([rolled_back], schema_validator)
+    assert list(model_paths(rolled_back).values()) == [f"/axon-store/{MODELS}/{first}"]
+    assert [p["traffic"] for p in rolled_back["spec"]["predictors"]] == [100]
+
+    deploy(demo_step, tmp_path)  # the canary again
+    promoted = deploy(promote, tmp_path)
+    assert list(model_paths(promoted).values()) == [f"/axon-store/{MODELS}/{newer}"]
+    assert [p["traffic"] for p in promoted["spec"]["predictors"]] == [100]
+    assert promoted["spec"]["predictors"][0]["name"] == canary["spec"]["predictors"][0]["name"]
+
+
+def test_nothing_to_promote_or_roll_back_is_a_clear_error(demo_bundle: Any, tmp_path: Path) -> None:
+    promote = scripts(demo_bundle, "ml-rec-recommenderdeployer-promote")
+    rollback = scripts(demo_bundle, "ml-rec-recommenderdeployer-rollback")
+    assert "nothing to promote" in run(promote["select"], tmp_path).stderr
+    assert "nothing to roll back to" in run(rollback["select"], tmp_path).stderr

@@ -20,7 +20,7 @@ from ..errors import Diagnostic, MyelinError
 from ..spec import Axon
 from . import events
 from .bundle import Bundle, Manifest, ordered
-from .deploys import DeployStep, review
+from .deploys import OPERATIONS, DeployStep, operation_template, review
 from .events import calendar_event_source, webhook_event_source
 from .monitoring import alertmanager_config, prometheus_rule
 from .rbac import rbac_manifests
@@ -57,12 +57,16 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     for task in active.tasks:
         if needs_template(task):
             bundle.add(task_workflow_template(active, task, options))
+    operations: list[Manifest] = []
     for sensor, steps in zip(axon.sensors, plans, strict=True):
         if steps.steps:
             bundle.add(sensor_workflow_template(active, sensor, steps.steps, options))
-            bundle.reviews += [
-                ordered(review(active, s, options)) for s in steps.steps if isinstance(s, DeployStep)
-            ]
+            for step in steps.steps:
+                if isinstance(step, DeployStep):
+                    bundle.reviews.append(ordered(review(active, step, options)))
+                    operations += [operation_template(active, step, mode, options) for mode in OPERATIONS]
+    for operation in operations:
+        bundle.add(operation)
     for source in (webhook_event_source(active, options), calendar_event_source(active, options)):
         if source is not None:
             bundle.add(source)

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hera.workflows import Step, Steps, WorkflowTemplate
 from hera.workflows import models as m
 
 from .. import contract
@@ -27,12 +28,16 @@ from ..config import CompileOptions
 from ..names import dns_label
 from ..runtime import deploy_script
 from ..spec import Axon, Deployer
+from .meta import metadata
 from .serving import GraphVersion, first_deploy_review, seldon_deployment
-from .storage import VOLUME_NAME
+from .storage import VOLUME_NAME, store_volume
+from .wiring import service_account_name
 
 #: Sentinels the deploy script replaces: version i (0 = newest) of backend j, and version i's label.
 VERSION_SENTINEL = "@@myelin-version-{i}-{j}@@"
 LABEL_SENTINEL = "zzmyelinlabel{i}zz"
+#: The WorkflowTemplates every deployer gets besides its deploy step: ``<deployment>-promote``, ``-rollback``.
+OPERATIONS = ("promote", "rollback")
 
 
 @dataclass(frozen=True)
@@ -118,14 +123,18 @@ def _script(name: str, source: str, options: CompileOptions) -> m.Template:
     )
 
 
-def deploy_templates(axon: Axon, step: DeployStep, options: CompileOptions) -> list[m.Template]:
-    """The select, apply and commit templates of one deployer step."""
+def deploy_templates(
+    axon: Axon, step: DeployStep, options: CompileOptions, mode: str = "deploy"
+) -> list[m.Template]:
+    """The select, apply and commit templates of one deployer step (``mode``: deploy, promote, rollback)."""
     config = deploy_config(axon, step, options)
+    if mode != "deploy":  # promote and rollback re-render the recorded versions: no selection
+        config["backends"] = [{"name": b["name"], "models": b["models"]} for b in config["backends"]]
     compact = json.dumps(config, sort_keys=True, separators=(",", ":"))
     state = json.dumps({"store": config["store"], "state": config["state"]}, sort_keys=True)
     p = step.prefix
     return [
-        _script(f"{p}-select", deploy_script(["--config", compact]), options),
+        _script(f"{p}-select", deploy_script(["--config", compact, "--mode", mode]), options),
         m.Template(
             name=f"{p}-apply",
             inputs=m.Inputs(parameters=[m.Parameter(name="manifest")]),
@@ -148,3 +157,34 @@ def deploy_steps(step: DeployStep) -> list[tuple[str, dict[str, str]]]:
         (f"{p}-apply", {"manifest": f"{{{{steps.{p}-select.outputs.result}}}}"}),
         (f"{p}-commit", {}),
     ]
+
+
+def operation_template(axon: Axon, step: DeployStep, mode: str, options: CompileOptions) -> dict[str, Any]:
+    """A WorkflowTemplate that promotes (the newest version takes all traffic) or rolls back (the version
+    served before takes over) one deployer: ``argo submit --from workflowtemplate/<name>``."""
+    name = dns_label(deployment_name(axon, step, options), mode)
+    md = metadata(axon, name, options, original=step.deployer.name or "deployer", deployer=step.prefix)
+    store = store_volume(axon)
+    with (
+        WorkflowTemplate(
+            name=name,
+            namespace=md.get("namespace"),
+            labels=md["labels"],
+            annotations=md.get("annotations"),
+            entrypoint="main",
+            service_account_name=service_account_name(axon),
+            volumes=[m.Volume.model_validate(store)] if store else None,
+        ) as wt,
+        Steps(name="main"),
+    ):
+        for template, arguments in deploy_steps(step):
+            Step(name=template, template=template, arguments=arguments or None)
+    wt.templates.extend(deploy_templates(axon, step, options, mode))
+    manifest: dict[str, Any] = wt.to_dict()
+    return manifest
+
+
+def deployment_name(axon: Axon, step: DeployStep, options: CompileOptions) -> str:
+    """The SeldonDeployment's name."""
+    name: str = review(axon, step, options)["metadata"]["name"]
+    return name

@@ -15,6 +15,9 @@ configuration. At run time the script:
 4. writes the new list of served versions to ``<state>.pending``; a last step makes it the state once the
    apply succeeded (``--commit``), so a failed apply leaves the served history as it was.
 
+``--mode promote`` serves only the newest version (100 % of the traffic); ``--mode rollback`` drops the
+newest, so the version that served before it takes over. Both re-render from the recorded state.
+
 Like the gate, this module imports only the standard library and nothing else of ``myelin_sdk``.
 ``MYELIN_STORE`` overrides the store root of the configuration (for local runs and tests).
 """
@@ -31,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeployError", "commit", "label_of", "main", "render", "select_version"]
+__all__ = ["DeployError", "commit", "deploy", "label_of", "main", "render", "select_version"]
 
 #: Exit status when a backend has no model version to serve (its trainer has not saved one).
 EXIT_NO_VERSION = 4
@@ -132,18 +135,33 @@ def _write_atomically(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def deploy(config: dict[str, Any]) -> dict[str, Any]:
-    """Select, render, and record the pending state; the SeldonDeployment to apply."""
-    store = _store(config)
-    models = {
-        b["name"]: select_version(store / b["models"], b.get("metric"), bool(b.get("greater")))
-        for b in config["backends"]
-    }
-    newest = {"label": label_of(models), "models": models}
+def deploy(config: dict[str, Any], mode: str = "deploy") -> dict[str, Any]:
+    """Render the SeldonDeployment to apply, and record the pending state.
+
+    ``deploy``: select each backend's version and put it in front of the served ones (a canary);
+    ``promote``: serve only the newest version (all traffic); ``rollback``: drop the newest version, so the
+    one that served before takes its place.
+    """
     state_file = _state_file(config)
     served = _read_state(state_file)
-    if not served or served[0]["models"] != models:
-        served = [newest, *served]
+    if mode == "deploy":
+        store = _store(config)
+        models = {
+            b["name"]: select_version(store / b["models"], b.get("metric"), bool(b.get("greater")))
+            for b in config["backends"]
+        }
+        if not served or served[0]["models"] != models:
+            served = [{"label": label_of(models), "models": models}, *served]
+    elif mode == "promote":
+        if not served:
+            raise DeployError("nothing to promote: no version has been deployed yet")
+        served = served[:1]
+    elif mode == "rollback":
+        if len(served) < 2:
+            raise DeployError("nothing to roll back to: no version served before the newest one")
+        served = served[1:]
+    else:
+        raise DeployError(f"unknown mode {mode!r}")
     served = served[: len(config["templates"])]
     _write_atomically(state_file.with_name(state_file.name + ".pending"), served)
     return render(config, served)
@@ -160,13 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy.py", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the deployer configuration (JSON) the compiler made")
     parser.add_argument("--commit", action="store_true", help="record the pending served versions")
+    parser.add_argument(
+        "--mode", choices=["deploy", "promote", "rollback"], default="deploy", help="what to render (deploy)"
+    )
     args = parser.parse_args(argv)
     config = json.loads(args.config)
     try:
         if args.commit:
             commit(config)
         else:
-            print(json.dumps(deploy(config), sort_keys=True, separators=(",", ":")), flush=True)
+            print(json.dumps(deploy(config, args.mode), sort_keys=True, separators=(",", ":")), flush=True)
     except DeployError as exc:
         print(f"deploy error: {exc}", file=sys.stderr, flush=True)
         return EXIT_NO_VERSION
