@@ -24,6 +24,9 @@ NAMESPACE = "NAMESPACE"
 DATA_PATH = "DATA_PATH"
 MODEL_PATH = "MODEL_PATH"
 PUSHGATEWAY_URL = "PUSHGATEWAY_URL"
+#: In a model server: the served version's predictor name. Metrics it publishes carry it as the grouping
+#: key ``model_version``, so the canary's and the stable version's values do not overwrite each other.
+MODEL_VERSION = "MODEL_VERSION"
 
 
 def task_id(axon: str, task: str) -> str:

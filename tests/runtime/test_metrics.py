@@ -165,6 +165,19 @@ def test_labels_join_the_grouping_key(job: str, pushgateway: Server) -> None:
     assert series[("rmse_ml__rec", (("model", "b"),))] == 2.0
 
 
+def test_a_served_version_keeps_its_own_values(
+    job: str, pushgateway: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Canary and stable push under the same TASK_ID; MODEL_VERSION keeps their feedback apart."""
+    monkeypatch.setenv(contract.MODEL_VERSION, "v-canary")
+    publish_metric("deploy_accuracy", 0.8)
+    monkeypatch.setenv(contract.MODEL_VERSION, "v-stable")
+    publish_metric("deploy_accuracy", 0.95)
+    series = gateway_series(pushgateway.url, job)
+    assert series[("deploy_accuracy_ml__rec", (("model_version", "v-canary"),))] == 0.8
+    assert series[("deploy_accuracy_ml__rec", (("model_version", "v-stable"),))] == 0.95
+
+
 def test_explicit_arguments_need_no_environment(no_env: None, pushgateway: Server) -> None:
     job = f"explicit-{uuid.uuid4().hex[:8]}"
     published = publish_metric("loss", -1.5, axon="other-axon", job=job, pushgateway_url=pushgateway.url)

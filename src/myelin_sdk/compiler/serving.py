@@ -725,6 +725,7 @@ def _container(axon: Axon, unit: _Unit, version: GraphVersion, options: CompileO
         else item
         for item in runtime_env(axon, unit.task, options)
     ]
+    env.append({"name": contract.MODEL_VERSION, "value": version.predictor_name})
     env += [canonical(e.to_dict()) for e in body.env]
     container: dict[str, Any] = {"name": unit.name, "image": task_image(unit.task, options)}
     if body.command:

@@ -33,6 +33,7 @@ Code written for the original ``myelin`` package keeps working with a changed im
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -114,6 +115,9 @@ def _push(
 ) -> None:
     """Push the gauges ``values`` (published names) to the group (``job``, ``labels``) with ``POST``."""
     grouping_key = _check_labels(labels)
+    served = os.environ.get(contract.MODEL_VERSION)
+    if served and "model_version" not in grouping_key:
+        grouping_key = {**grouping_key, "model_version": served}
     for name, value in values.items():
         if not _METRIC_NAME_RE.fullmatch(name):
             raise ValueError(
