@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hera.workflows import Step, Steps, WorkflowTemplate
+from hera.workflows import Step, Steps
 from hera.workflows import models as m
 
 from .. import contract
@@ -28,10 +28,9 @@ from ..config import CompileOptions
 from ..names import dns_label
 from ..runtime import deploy_script
 from ..spec import Axon, Deployer
-from .meta import metadata
 from .serving import GraphVersion, first_deploy_review, seldon_deployment
 from .storage import VOLUME_NAME, store_volume
-from .wiring import service_account_name
+from .workflows import ENTRYPOINT, axon_workflow_template
 
 #: Sentinels the deploy script replaces: version i (0 = newest) of backend j, and version i's label.
 VERSION_SENTINEL = "@@myelin-version-{i}-{j}@@"
@@ -163,19 +162,17 @@ def operation_template(axon: Axon, step: DeployStep, mode: str, options: Compile
     """A WorkflowTemplate that promotes (the newest version takes all traffic) or rolls back (the version
     served before takes over) one deployer: ``argo submit --from workflowtemplate/<name>``."""
     name = dns_label(deployment_name(axon, step, options), mode)
-    md = metadata(axon, name, options, original=step.deployer.name or "deployer", deployer=step.prefix)
     store = store_volume(axon)
     with (
-        WorkflowTemplate(
-            name=name,
-            namespace=md.get("namespace"),
-            labels=md["labels"],
-            annotations=md.get("annotations"),
-            entrypoint="main",
-            service_account_name=service_account_name(axon),
-            volumes=[m.Volume.model_validate(store)] if store else None,
+        axon_workflow_template(
+            axon,
+            name,
+            options,
+            original=step.deployer.name or "deployer",
+            volumes=[store] if store else [],
+            deployer=step.prefix,
         ) as wt,
-        Steps(name="main"),
+        Steps(name=ENTRYPOINT),
     ):
         for template, arguments in deploy_steps(step):
             Step(name=template, template=template, arguments=arguments or None)

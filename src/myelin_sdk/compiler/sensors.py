@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hera.workflows import Step, Steps, WorkflowTemplate
+from hera.workflows import Step, Steps
 from hera.workflows import models as m
 
 from ..config import CompileOptions
@@ -32,8 +32,8 @@ from ..yamlio import dump
 from .deploys import DeployStep, deploy_config, deploy_steps, deploy_templates
 from .meta import labels, metadata, task_template_name
 from .storage import store_volume
-from .wiring import sensor_template_name, service_account_name
-from .workflows import ENTRYPOINT, needs_template, task_volumes
+from .wiring import sensor_template_name
+from .workflows import ENTRYPOINT, axon_workflow_template, needs_template, task_volumes
 
 #: Annotation on a start Workflow: ``myelin submit`` creates it on first install only, not on re-apply.
 CREATE_ONCE = "myelin.io/create-once"
@@ -152,7 +152,6 @@ def sensor_workflow_template(
     """The WorkflowTemplate of one sensor: its gates, then ``steps`` (see :func:`plan`) by ``templateRef``."""
     name = sensor_template_name(axon, sensor.name)
     kebab = dns_label(sensor.name)
-    md = metadata(axon, name, options, original=sensor.name, sensor=kebab)
     volumes: dict[str, dict[str, Any]] = {}
     for step in steps:
         if isinstance(step, DeployStep):
@@ -170,16 +169,8 @@ def sensor_workflow_template(
         "{{{{steps.{}.status}}}} == Succeeded" if analysis else "{{{{steps.{}.outputs.result}}}} == passed"
     )
     with (
-        WorkflowTemplate(
-            name=name,
-            namespace=md.get("namespace"),
-            labels=md["labels"],
-            annotations=md.get("annotations"),
-            entrypoint=ENTRYPOINT,
-            service_account_name=service_account_name(axon),
-            arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
-            volumes=[m.Volume.model_validate(v) for v in volumes.values()] or None,
-            pod_metadata=m.Metadata(labels=labels(axon, sensor=kebab)),
+        axon_workflow_template(
+            axon, name, options, original=sensor.name, volumes=list(volumes.values()), sensor=kebab
         ) as wt,
         Steps(name=ENTRYPOINT) as main,
     ):

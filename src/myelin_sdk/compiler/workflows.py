@@ -247,6 +247,31 @@ def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:
     )
 
 
+def axon_workflow_template(
+    axon: Axon,
+    name: str,
+    options: CompileOptions,
+    *,
+    original: str,
+    volumes: list[dict[str, Any]],
+    **extra_labels: str,
+) -> WorkflowTemplate:
+    """A hera ``WorkflowTemplate`` (use it as a context manager) with what every template of the axon has:
+    metadata and labels (also on its pods), the service account, the axon's parameters, and ``volumes``."""
+    md = metadata(axon, name, options, original=original, **extra_labels)
+    return WorkflowTemplate(
+        name=name,
+        namespace=md.get("namespace"),
+        labels=md["labels"],
+        annotations=md.get("annotations"),
+        entrypoint=ENTRYPOINT,
+        service_account_name=service_account_name(axon),
+        arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
+        volumes=[m.Volume.model_validate(v) for v in volumes] or None,
+        pod_metadata=m.Metadata(labels=labels(axon, **extra_labels)),
+    )
+
+
 def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
     """The ``WorkflowTemplate`` of one task, as a manifest dict (see :func:`needs_template`).
 
@@ -255,19 +280,14 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
     (``Succeeded``, ``Failed`` or ``Error``), then fails if the task did — so the notification is sent
     whichever way the task ends, also when the template runs inside a sensor's workflow.
     """
-    name = task_template_name(axon, task.name)
-    md = metadata(axon, name, options, original=task.name, task=dns_label(task.name))
     notify = task.name in watched_tasks(axon)
-    with WorkflowTemplate(
-        name=name,
-        namespace=md.get("namespace"),
-        labels=md["labels"],
-        annotations=md.get("annotations"),
-        entrypoint=ENTRYPOINT,
-        service_account_name=service_account_name(axon),
-        arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
-        volumes=[m.Volume.model_validate(v) for v in task_volumes(axon, task, options)] or None,
-        pod_metadata=m.Metadata(labels=labels(axon, task=dns_label(task.name))),
+    with axon_workflow_template(
+        axon,
+        task_template_name(axon, task.name),
+        options,
+        original=task.name,
+        volumes=task_volumes(axon, task, options),
+        task=dns_label(task.name),
     ) as wt:
         build = task.body.image_build
         check = _check_image(task, options) if build is not None and build.check_image_exists else None
