@@ -122,6 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile_options(p)
 
     p = sub.add_parser(
+        "submit",
+        help="compile an Axon and apply it to a Kubernetes cluster",
+        description="Compile PATH (as `myelin compile` does), then create or replace every object in the "
+        "cluster, in bundle order; objects of this axon that the bundle no longer holds are pruned (never "
+        "Workflows: runs are history; never PersistentVolumeClaims: they hold the data). Re-submitting an "
+        "unchanged axon changes nothing. Start Workflows (sensors without triggers) are created only once.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  myelin submit axon.yaml -n ml\n"
+        "  myelin submit pipeline.py -n ml --dry-run=server   # the API server checks, nothing changes\n"
+        "  myelin submit axon.yaml -n ml --dry-run=client -o yaml   # no cluster needed\n"
+        "  myelin submit https://example.com/axon.yaml -n ml --context kind-ml",
+    )
+    p.add_argument("path", metavar="PATH", help="Axon YAML file, https:// URL of one, or Python file")
+    _add_cluster_options(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "yaml"],
+        default="table",
+        help="table (default): what was done to each object; yaml: print the manifests applied (or, "
+        "with --dry-run=client, that would be) and the table on stderr",
+    )
+    p.add_argument("--axon", metavar="NAME", help="which Axon, when a Python file declares several")
+    _add_compile_options(p)
+
+    p = sub.add_parser(
         "lint",
         help="check an Axon for mistakes",
         description="Check PATH: references between tasks, artifacts and models (with did-you-mean), "
@@ -200,6 +226,60 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster options")
+    g.add_argument("--context", help="kubeconfig context (default: the current context)")
+    g.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    g.add_argument(
+        "--dry-run",
+        choices=["client", "server"],
+        help="client: print what would be applied, without contacting a cluster; server: send every write "
+        "with dryRun=All (the API server validates and admits it, nothing is stored or pruned)",
+    )
+
+
+def _submit_bundle(bundle: Bundle, args: argparse.Namespace, source: str | None) -> int:
+    """Apply (or plan) ``bundle`` as the submit options say, and print what was done."""
+    from .cluster import connect, plan
+
+    for warning in bundle.warnings:
+        print(warning.format(source), file=sys.stderr)
+    if args.dry_run == "client":
+        report = plan(bundle)
+    else:
+        cluster = connect(args.context, args.kubeconfig)
+        report = cluster.apply(bundle, namespace=args.namespace, dry_run=args.dry_run)
+    if args.output == "yaml":
+        sys.stdout.write(bundle.to_yaml())
+        sys.stderr.write(report.format())
+    else:
+        sys.stdout.write(report.format())
+    return EXIT_OK
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from .cluster import is_url
+    from .compiler import compile_axon
+    from .errors import MyelinError
+    from .loader import load_path_located, place
+
+    if not is_url(args.path):
+        axon, document = load_path_located(args.path, args.axon)
+    else:  # an Axon YAML at an https:// URL
+        from .axon_yaml import load_axon_document
+        from .cluster import fetch_text
+
+        axon, document = load_axon_document(fetch_text(args.path), source=args.path)
+    try:
+        bundle = compile_axon(axon, _options(args))
+    except MyelinError as exc:
+        raise MyelinError(place(exc.diagnostics, document), args.path) from None
+    bundle.warnings = place(bundle.warnings, document)
+    return _submit_bundle(bundle, args, args.path)
+
+
 def _run(func: Any, args: argparse.Namespace, source: str | None) -> int:
     from .errors import MyelinError
 
@@ -221,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``myelin`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"compile": _cmd_compile, "lint": _cmd_lint}
+    commands = {"compile": _cmd_compile, "lint": _cmd_lint, "submit": _cmd_submit}
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -241,15 +321,24 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
         description=f"The Axon {axon.name!r}: compile it, lint it, or print it as Axon YAML.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n  python {prog} --yaml > bundle.yaml\n  python {prog} --yaml -o manifests/\n"
-        f"  python {prog} --lint\n  python {prog} --axon-yaml > axon.yaml",
+        f"  python {prog} --lint\n  python {prog} --axon-yaml > axon.yaml\n"
+        f"  python {prog} --submit -n ml [--dry-run=server]",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--yaml", action="store_true", help="compile and print the manifests (the default)")
     mode.add_argument("--lint", action="store_true", help="lint only")
     mode.add_argument("--axon-yaml", action="store_true", help="print the Axon itself as Axon YAML")
-    parser.add_argument(
-        "-o", "--output", default="-", metavar="DIR", help="with --yaml: a directory to write"
+    mode.add_argument(
+        "--submit", action="store_true", help="compile and apply to the cluster (see `myelin submit --help`)"
     )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="DIR",
+        help="with --yaml: a directory to write; with --submit: 'yaml' prints the manifests applied",
+    )
+    _add_cluster_options(parser)
     _add_compile_options(parser)
     args = parser.parse_args(argv)
 
@@ -263,6 +352,11 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
             diags = lint_axon(axon)
             _print_diagnostics(diags, prog)
             return EXIT_USAGE if any(d.severity == "error" for d in diags) else EXIT_OK
+        if args.submit:
+            args.output = "yaml" if args.output == "yaml" else "table"
+            return _submit_bundle(axon.compile(_options(args)), args, prog)
+        if args.dry_run:
+            parser.error("--dry-run goes with --submit")
         emit(axon.compile(_options(args)), args.output, prog)
         return EXIT_OK
 

@@ -10,7 +10,7 @@ Declare it in Python (objects join the axon of the enclosing ``with`` block)::
         Sensor("TrainOnStart", tasks=[prep, train])
 
     if __name__ == "__main__":
-        axon.main()          # python pipeline.py --yaml | --lint | --axon-yaml
+        axon.main()          # python pipeline.py --yaml | --lint | --axon-yaml | --submit
 
 or load an original Myelin Axon YAML: ``Axon.from_yaml(text)`` / ``Axon.from_file("axon.yaml")``.
 Both give the same model; everything downstream (compiler, lint, local runner) reads only it.
@@ -33,6 +33,7 @@ from .tasks import Task
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ..cluster import ApplyReport
     from ..compiler.bundle import Bundle
     from ..config import CompileOptions
     from ..errors import Diagnostic
@@ -139,6 +140,25 @@ class Axon(SpecModel):
         from ..compiler import compile_axon
 
         return compile_axon(self, options)
+
+    def submit(
+        self,
+        namespace: str | None = None,
+        *,
+        options: CompileOptions | None = None,
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        dry_run: str | None = None,
+    ) -> ApplyReport:
+        """Compile and apply to the cluster of the current kube context (:func:`myelin_sdk.cluster.submit`).
+
+        >>> axon.submit("ml").format()                      # doctest: +SKIP
+        """
+        from ..cluster import submit
+
+        return submit(
+            self, options, namespace=namespace, context=context, kubeconfig=kubeconfig, dry_run=dry_run
+        )
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         """The command line of a ``pipeline.py``: ``--yaml``, ``-o DIR``, ``--lint`` (see ``--help``)."""

@@ -1,0 +1,339 @@
+"""A local HTTP server playing the Kubernetes API server's documented REST contract, for the client tests.
+
+No Kubernetes API server can run here; these tests check the client against a local server playing the
+documented API contract (https://kubernetes.io/docs/reference/using-api/api-concepts/):
+
+- discovery: ``/api``, ``/apis``, ``/api/v1`` and ``/apis/<group>/<version>`` resource lists (which CRDs
+  exist is configurable; a group version with no resources answers 404);
+- GET / POST / PUT / DELETE on objects, LIST with an equality ``labelSelector`` on namespaced collections;
+- 201 on create, 409 ``AlreadyExists`` on creating an existing name, ``resourceVersion`` bumped on every write
+  and required on PUT (422 when missing, 409 ``Conflict`` when stale);
+- ``dryRun=All``: validated and answered, never persisted;
+- 403 ``Forbidden`` for configured (verb, resource) pairs; 404 ``namespaces "x" not found`` on writes into an
+  unknown namespace; every error body a ``Status`` object;
+- server-side defaults on PersistentVolumeClaims (``volumeMode``, ``storageClassName``), as a real server
+  adds.
+
+Every request is recorded (method, path, query, body) in ``server.requests``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+# (group, version) -> [(plural, kind, namespaced)]
+CORE = {
+    ("", "v1"): [
+        ("namespaces", "Namespace", False),
+        ("serviceaccounts", "ServiceAccount", True),
+        ("persistentvolumeclaims", "PersistentVolumeClaim", True),
+    ],
+    ("rbac.authorization.k8s.io", "v1"): [("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
+}
+ARGO_WORKFLOWS = {
+    ("argoproj.io", "v1alpha1"): [
+        ("workflows", "Workflow", True),
+        ("workflowtemplates", "WorkflowTemplate", True),
+    ]
+}
+ARGO_EVENTS = {
+    ("argoproj.io", "v1alpha1"): [("eventsources", "EventSource", True), ("sensors", "Sensor", True)]
+}
+PROMETHEUS_OPERATOR = {
+    ("monitoring.coreos.com", "v1"): [("prometheusrules", "PrometheusRule", True)],
+    ("monitoring.coreos.com", "v1alpha1"): [("alertmanagerconfigs", "AlertmanagerConfig", True)],
+}
+INSTALLS = {
+    "argo-workflows": ARGO_WORKFLOWS,
+    "argo-events": ARGO_EVENTS,
+    "prometheus-operator": PROMETHEUS_OPERATOR,
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+
+    @property
+    def write(self) -> bool:
+        return self.method in ("POST", "PUT", "DELETE", "PATCH")
+
+
+@dataclass
+class FakeAPIServer:
+    installed: tuple[str, ...] = tuple(INSTALLS)
+    namespaces: set[str] = field(default_factory=lambda: {"default", "ml"})
+    forbidden: set[tuple[str, str]] = field(default_factory=set)  # (verb, plural), e.g. ("create", "sensors")
+    requests: list[Request] = field(default_factory=list)
+    objects: dict[tuple[str, str, str, str], dict[str, Any]] = field(
+        default_factory=dict
+    )  # group, plural, ns, name
+    resource_version: int = 100
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.resources: dict[tuple[str, str], list[tuple[str, str, bool]]] = {}
+        for install in [CORE, *(INSTALLS[name] for name in self.installed)]:
+            for gv, items in install.items():
+                self.resources.setdefault(gv, []).extend(items)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    # --- lifecycle and helpers for tests ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> FakeAPIServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def kubeconfig(self, directory: Path, namespace: str | None = None) -> Path:
+        """A kubeconfig pointing at this server over plain HTTP, without credentials."""
+        context: dict[str, Any] = {"cluster": "fake", "user": "fake"}
+        if namespace:
+            context["namespace"] = namespace
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "fake", "user": {}}],
+            "contexts": [{"name": "fake", "context": context}],
+            "current-context": "fake",
+        }
+        path = directory / "kubeconfig"
+        path.write_text(json.dumps(config))
+        return path
+
+    def writes(self) -> list[Request]:
+        return [r for r in self.requests if r.write]
+
+    def stored(self, plural: str, name: str, namespace: str = "ml") -> dict[str, Any] | None:
+        for (_, p, ns, n), obj in self.objects.items():
+            if (p, ns, n) == (plural, namespace, name):
+                return obj
+        return None
+
+    # --- the API ---------------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append(Request(method, path, query, copy.deepcopy(body)))
+            return self._route(method, path, query, body)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["api"] and method == "GET":
+            return 200, {"kind": "APIVersions", "versions": ["v1"]}
+        if parts == ["apis"] and method == "GET":
+            groups: dict[str, list[str]] = {}
+            for group, version in self.resources:
+                if group:
+                    groups.setdefault(group, []).append(version)
+            return 200, {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs]}
+                    for g, vs in groups.items()
+                ],
+            }
+        if parts[:1] == ["api"]:
+            group, rest = "", parts[1:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, rest = parts[1], parts[2:]
+        else:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        version, rest = rest[0], rest[1:]
+        resources = self.resources.get((group, version))
+        if not resources:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            return 200, {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": [
+                    {
+                        "name": p,
+                        "singularName": k.lower(),
+                        "namespaced": ns,
+                        "kind": k,
+                        "verbs": ["create", "delete", "get", "list", "update", "watch"],
+                    }
+                    for p, k, ns in resources
+                ],
+            }
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        known = {p: (k, ns) for p, k, ns in resources}
+        if rest[0] not in known or len(rest) > 2:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
+        kind, _ = known[plural]
+        qualified = f"{plural}.{group}" if group else plural
+        verb = {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "DELETE": "delete"}[
+            method
+        ]
+        if (verb, plural) in self.forbidden:
+            where = f' in the namespace "{namespace}"' if namespace else ""
+            return _status(
+                403,
+                "Forbidden",
+                f"{qualified}{'' if name is None else f' {name!r}'} is forbidden: "
+                f'User "system:anonymous" cannot {verb} resource "{plural}" in API group "{group}"{where}',
+                {"group": group, "kind": plural, **({"name": name} if name else {})},
+            )
+        dry_run = query.get("dryRun") == ["All"]
+        if verb in ("create", "update") and namespace not in self.namespaces:
+            return _status(
+                404,
+                "NotFound",
+                f'namespaces "{namespace}" not found',
+                {"name": namespace, "kind": "namespaces"},
+            )
+        key = (group, plural, namespace, name or "")
+        not_found = _status(
+            404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": group, "kind": plural}
+        )
+        if verb == "list":
+            wanted = dict(s.split("=", 1) for s in query.get("labelSelector", [""])[0].split(",") if s)
+            items = [
+                o
+                for (g, p, ns, _), o in sorted(self.objects.items())
+                if (g, p, ns) == (group, plural, namespace)
+                and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+            return 200, {
+                "kind": f"{kind}List",
+                "apiVersion": f"{group}/{version}" if group else version,
+                "metadata": {"resourceVersion": str(self.resource_version)},
+                "items": items,
+            }
+        if verb == "get":
+            return (200, self.objects[key]) if key in self.objects else not_found
+        if verb == "delete":
+            if key not in self.objects:
+                return not_found
+            if not dry_run:
+                del self.objects[key]
+            return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name}}
+        obj = copy.deepcopy(body)
+        md = obj.setdefault("metadata", {})
+        if verb == "create":
+            name = md.get("name")
+            key = (group, plural, namespace, name)
+            if key in self.objects:
+                return _status(
+                    409,
+                    "AlreadyExists",
+                    f'{qualified} "{name}" already exists',
+                    {"name": name, "group": group, "kind": plural},
+                )
+            md["uid"] = f"uid-{name}"
+            md["creationTimestamp"] = "2024-01-01T00:00:00Z"
+            if kind == "PersistentVolumeClaim":  # server-side defaults
+                obj["spec"].setdefault("volumeMode", "Filesystem")
+                obj["spec"].setdefault("storageClassName", "standard")
+                obj["status"] = {"phase": "Pending"}
+            code = 201
+        else:
+            if key not in self.objects:
+                return not_found
+            live = self.objects[key]
+            if not md.get("resourceVersion"):
+                return _status(
+                    422,
+                    "Invalid",
+                    f'{kind} "{name}" is invalid: metadata.resourceVersion: '
+                    "Invalid value: 0x0: must be specified for an update",
+                )
+            if md["resourceVersion"] != live["metadata"]["resourceVersion"]:
+                return _status(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {qualified} "{name}": the object '
+                    "has been modified; please apply your changes to the latest version and try again",
+                )
+            md["uid"] = live["metadata"]["uid"]
+            md["creationTimestamp"] = live["metadata"]["creationTimestamp"]
+            code = 200
+        md["namespace"] = namespace
+        if dry_run:
+            md["resourceVersion"] = md.get("resourceVersion", "")
+            return code, obj
+        self.resource_version += 1
+        md["resourceVersion"] = str(self.resource_version)
+        self.objects[key] = obj
+        return code, obj
+
+
+def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> tuple[int, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return code, body
+
+
+def _handler(server: FakeAPIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            code, answer = server.handle(self.command, url.path, parse_qs(url.query), body)
+            data = json.dumps(answer).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "recommender_demo" / "recommender-demo.yaml"
+
+
+def collection_path(manifest: dict[str, Any], namespace: str = "ml") -> str:
+    """The REST collection of a manifest of the demo (kinds known to this server)."""
+    group, _, version = manifest["apiVersion"].rpartition("/")
+    plural = next(
+        p
+        for install in (CORE, *INSTALLS.values())
+        for p, k, _ in install.get((group, version), [])
+        if k == manifest["kind"]
+    )
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    return f"{base}/namespaces/{namespace}/{plural}"
