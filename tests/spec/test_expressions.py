@@ -628,7 +628,7 @@ _Evaluator = Callable[[Mapping[str, float]], bool]
 
 def _number_text(draw: st.DrawFn, value: float) -> str:
     spellings = [repr(value), f"{value:e}", f"{value:.17g}"]
-    if value >= 0:
+    if not repr(value).startswith("-"):  # not `value >= 0`: -0.0 >= 0, and "+-0.0" is no number
         spellings.append("+" + repr(value))
     return draw(st.sampled_from(spellings))
 
