@@ -812,3 +812,15 @@ def test_an_empty_alert_for_is_not_a_duration() -> None:
         t = TrainTask("T", image="b")
         Sensor("S", triggers=[Alert("{{acc}} < 1", name="low", for_="")], tasks=[t])
     assert only(lint_axon(axon)).path == "spec.sensors[0].triggers[0].for"
+
+
+def test_two_deployers_with_one_name_collide() -> None:
+    with Axon("d") as axon:
+        train = TrainTask("Train", image="b")
+        serve = DeployTask("Serve", image="s")
+        model = Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])
+        Sensor("One", triggers=[Lifecycle(train)], tasks=[Deployer(models=[model])])
+        Sensor("Two", triggers=[Rest()], tasks=[Deployer(models=[model])])
+    d = only(lint_axon(axon))
+    assert d.path == "spec.sensors[1].tasks[0].deployer.name"
+    assert has_words(d.message, "duplicate deployer name 'deployer'")

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "compile",
         help="compile an Axon to Kubernetes manifests",
         description="Lint PATH, then compile it: RBAC, the shared volume's claim, Argo WorkflowTemplates for "
-        "tasks and sensors, Argo Events EventSources and Sensors, PrometheusRules and AlertmanagerConfigs. "
+        "tasks, sensors and deployers (deploy steps applying Seldon Core SeldonDeployments, with promote and "
+        "rollback templates), Argo Events EventSources and Sensors, PrometheusRules and AlertmanagerConfigs. "
         "Refuses an axon with lint errors, with the same messages and exit status 2 as `myelin lint`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  myelin compile axon.yaml            # one YAML stream on stdout\n"
@@ -218,6 +219,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.review:
         from .yamlio import dump_all
 
+        if args.output != "-":
+            raise MyelinError("--review prints the review copies; with -o DIR they are in DIR/review/ anyway")
         for warning in bundle.warnings:
             print(warning.format(args.path), file=sys.stderr)
         sys.stdout.write(dump_all(bundle.reviews))

@@ -167,6 +167,7 @@ class _Linter:
         tasks = _Names(self, "task name", k8s_object="WorkflowTemplate")
         for i, task in enumerate(axon.tasks):
             self.task(task, f"spec.tasks[{i}]", tasks)
+        self.deployers = _Names(self, "deployer name", k8s_object="SeldonDeployment")
         sensors = _Names(self, "sensor name", k8s_object="WorkflowTemplate")
         for i, sensor in enumerate(axon.sensors):
             self.sensor(sensor, f"spec.sensors[{i}]", sensors)
@@ -322,6 +323,8 @@ class _Linter:
     # --- deployers ---------------------------------------------------------------------------------------
 
     def deployer(self, deployer: Deployer, path: str) -> None:
+        # each deployer becomes a SeldonDeployment and a served history named after it ("deployer" unnamed)
+        self.deployers.add(deployer.name or "deployer", f"{path}.name")
         for i, step in enumerate(deployer.rollout_spec):
             self.rollout_step(step, f"{path}.rolloutSpec[{i}]")
         models = _Names(self, "model name", scope=" in this deployer")

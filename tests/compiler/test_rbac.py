@@ -132,11 +132,11 @@ def test_role_holds_the_documented_rights(own_account_dropped: Axon) -> None:
     # Sensors: argo submit (validates the workflowTemplateRef), then list the created Workflow by label.
     assert {"create", "get", "list", "watch"} <= _grants(rules, "argoproj.io", "workflows")
     assert {"get"} <= _grants(rules, "argoproj.io", "workflowtemplates")
-    # Deploy steps: resource apply of SeldonDeployments and ConfigMaps.
+    # Deploy steps: resource apply of SeldonDeployments (their history lives on the shared volume).
     assert {"get", "create", "patch", "update"} <= _grants(
         rules, "machinelearning.seldon.io", "seldondeployments"
     )
-    assert {"get", "create", "update", "patch"} <= _grants(rules, "", "configmaps")
+    assert not _grants(rules, "", "configmaps")
 
 
 def test_role_holds_nothing_more(own_account_dropped: Axon) -> None:
@@ -161,7 +161,6 @@ def test_role_holds_nothing_more(own_account_dropped: Axon) -> None:
     writable = {(g, r) for g, r, v in granted if v in {"create", "update", "patch"}}
     assert writable == {
         ("", "pods"),
-        ("", "configmaps"),
         ("argoproj.io", "workflowtaskresults"),
         ("argoproj.io", "workflowtasksets/status"),
         ("argoproj.io", "workflows"),

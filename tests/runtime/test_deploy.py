@@ -177,3 +177,40 @@ def test_nothing_to_promote_or_roll_back_is_a_clear_error(demo_bundle: Any, tmp_
     rollback = scripts(demo_bundle, "ml-rec-recommenderdeployer-rollback")
     assert "nothing to promote" in run(promote["select"], tmp_path).stderr
     assert "nothing to roll back to" in run(rollback["select"], tmp_path).stderr
+
+
+def test_a_version_served_before_comes_back_to_the_front_not_twice(tmp_path: Path) -> None:
+    """With three served versions, re-picking an older one moves it to the front (no duplicate predictor)."""
+    from myelin_sdk.runtime.deploy import deploy as render_deploy
+
+    config = {
+        "store": str(tmp_path),
+        "state": "deployments/d.json",
+        "backends": [{"name": "B", "models": "models/t", "metric": "rmse", "greater": False}],
+        "templates": {str(n): {"n": n, "v": [f"@{i}" for i in range(n)]} for n in (1, 2, 3)},
+        "version_sentinel": "@{i}",
+        "label_sentinel": "#{i}",
+    }
+    root = tmp_path / "models" / "t"
+    a = save(root, rmse=0.9)
+    render_deploy(config)
+    (tmp_path / "deployments" / "d.json.pending").replace(tmp_path / "deployments" / "d.json")
+    b = save(root, rmse=0.8)
+    render_deploy(config)
+    (tmp_path / "deployments" / "d.json.pending").replace(tmp_path / "deployments" / "d.json")
+    state = json.loads((tmp_path / "deployments" / "d.json").read_text())
+    assert [v["models"]["B"] for v in state] == [b, a]
+    for folder in root.iterdir():  # b gets worse: a is the best again
+        if folder.name == b:
+            (folder / "metrics.json").write_text(
+                json.dumps({"version": b, "created": "z", "metrics": {"rmse": 1.0}})
+            )
+    assert render_deploy(config)["v"] == [a, b]
+
+
+def test_commit_without_a_pending_selection_is_a_clear_error(
+    demo_step: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(demo_step["commit"], tmp_path)
+    assert result.returncode == 4
+    assert "nothing to commit" in result.stderr and "Traceback" not in result.stderr

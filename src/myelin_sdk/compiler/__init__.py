@@ -6,9 +6,9 @@
 
 One module a target: :mod:`.rbac`, :mod:`.storage` (the shared volume), :mod:`.workflows` (task
 WorkflowTemplates), :mod:`.sensors` (sensor WorkflowTemplates, gates, start Workflows), :mod:`.events` (Argo
-Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.serving` (Seldon; not wired yet);
-:mod:`.wiring` holds the names they share. ``compile_axon`` lints first and refuses an axon with errors, with
-the same messages as ``myelin lint``.
+Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.serving` (SeldonDeployments),
+:mod:`.deploys` (the deploy, promote and rollback steps); :mod:`.wiring` holds the names they share.
+``compile_axon`` lints first and refuses an axon with errors, with the same messages as ``myelin lint``.
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ VERSION_SENTINEL = "@@myelin-version-{i}-{j}@@"
 LABEL_SENTINEL = "zzmyelinlabel{i}zz"
 #: The WorkflowTemplates every deployer gets besides its deploy step: ``<deployment>-promote``, ``-rollback``.
 OPERATIONS = ("promote", "rollback")
+#: How long the apply step waits for Seldon to report the deployment Available (seconds).
+APPLY_TIMEOUT = 900
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,16 @@ class DeployStep:
         return dns_label(self.deployer.name or "deployer", max_length=40)
 
 
-def served_count(deployer: Deployer) -> int:
-    """How many versions the rollout serves at most: the highest destination (or shadow) index + 1."""
+def served_count(axon: Axon, deployer: Deployer) -> int:
+    """How many versions the rollout serves at most: the highest destination (or shadow) index + 1; without
+    a rollout, 2 for the legacy ``deploymentType: canary`` (on the deployer or a deploy task), else 1."""
     if not deployer.rollout_spec:
-        legacy_canary = (deployer.deployment_type or "").lower() == "canary"
-        return 2 if legacy_canary else 1
+        types = [deployer.deployment_type]
+        for model in deployer.models:
+            for backend in model.backend_models:
+                spec = axon.task(backend.deployer).deploy
+                types.append(spec.deployment_type if spec is not None else None)
+        return 2 if any((t or "").lower() == "canary" for t in types) else 1
     step = deployer.rollout_spec[0]
     indices = [d.destination_index for d in step.destinations]
     if step.shadow is not None:
@@ -87,7 +94,7 @@ def deploy_config(axon: Axon, step: DeployStep, options: CompileOptions) -> dict
     """The configuration the deploy script runs with (raises MyelinError when the graph cannot map)."""
     backends = _backends(axon, step.deployer)
     templates = {}
-    for count in range(1, served_count(step.deployer) + 1):
+    for count in range(1, served_count(axon, step.deployer) + 1):
         versions = [
             GraphVersion(
                 {b["name"]: VERSION_SENTINEL.format(i=i, j=j) for j, b in enumerate(backends)},
@@ -136,6 +143,8 @@ def deploy_templates(
         _script(f"{p}-select", deploy_script(["--config", compact, "--mode", mode]), options),
         m.Template(
             name=f"{p}-apply",
+            # a deployment that never becomes Available (an image that does not pull) ends the run
+            active_deadline_seconds=str(APPLY_TIMEOUT),  # IntOrString; the schema types it as a string
             inputs=m.Inputs(parameters=[m.Parameter(name="manifest")]),
             resource=m.ResourceTemplate(
                 action="apply",

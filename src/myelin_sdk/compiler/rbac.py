@@ -22,8 +22,6 @@ apiGroup / resources                verbs                          needed by
                                                                    patch; k8sapi/pns: get, watch)
 "" pods/log                         get, watch                     Argo's k8sapi executor (< v3.4); the
                                                                    original Myelin demo role had it
-"" configmaps                       get, list, watch, create,      the deploy steps' state (``resource``
-                                    update, patch                  apply of a ConfigMap)
 argoproj.io workflowtaskresults     create, patch                  the executor, Argo v3.4+
 argoproj.io workflowtasksets        list, watch                    the Argo agent (``http`` exit hooks)
 argoproj.io workflowtasksets/status patch                          the Argo agent, v3.3+
@@ -64,7 +62,6 @@ PolicyRule = tuple[str, tuple[str, ...], tuple[str, ...]]
 WORKFLOW_RULES: tuple[PolicyRule, ...] = (
     ("", ("pods",), ("get", "watch", "patch")),
     ("", ("pods/log",), ("get", "watch")),
-    ("", ("configmaps",), ("get", "list", "watch", "create", "update", "patch")),
     ("argoproj.io", ("workflowtaskresults",), ("create", "patch")),
     ("argoproj.io", ("workflowtasksets",), ("list", "watch")),
     ("argoproj.io", ("workflowtasksets/status",), ("patch",)),

@@ -10,8 +10,8 @@ gate of :mod:`myelin_sdk.runtime.gate` (its source inlined), which measures the 
 gates run side by side, and every later step runs only ``when`` all of them passed, so a failed gate leaves
 the run Succeeded with its steps Skipped — not an error. Prometheus unreachable after the retries is an error.
 
-Deployer steps compile with the Seldon deployers (a later version); until then they are left out, with a
-warning, and a sensor with nothing else is not compiled.
+A ``deployer`` step becomes the select, apply and commit steps of :mod:`.deploys`. A deployer whose graph
+cannot map to Seldon Core is left out with a warning, and a sensor with nothing else is not compiled.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ from typing import Any
 
 __all__ = ["DeployError", "commit", "deploy", "label_of", "main", "render", "select_version"]
 
-#: Exit status when a backend has no model version to serve (its trainer has not saved one).
-EXIT_NO_VERSION = 4
+#: Exit status of a deploy that cannot go ahead (no model version to serve, nothing to promote, ...).
+EXIT_DEPLOY_ERROR = 4
 
 
 class DeployError(Exception):
@@ -151,7 +151,9 @@ def deploy(config: dict[str, Any], mode: str = "deploy") -> dict[str, Any]:
             for b in config["backends"]
         }
         if not served or served[0]["models"] != models:
-            served = [{"label": label_of(models), "models": models}, *served]
+            # a version served before comes back to the front, not twice
+            older = [v for v in served if v["models"] != models]
+            served = [{"label": label_of(models), "models": models}, *older]
     elif mode == "promote":
         if not served:
             raise DeployError("nothing to promote: no version has been deployed yet")
@@ -170,7 +172,10 @@ def deploy(config: dict[str, Any], mode: str = "deploy") -> dict[str, Any]:
 def commit(config: dict[str, Any]) -> None:
     """Make the pending served versions the state (after the SeldonDeployment was applied)."""
     state_file = _state_file(config)
-    os.replace(state_file.with_name(state_file.name + ".pending"), state_file)
+    try:
+        os.replace(state_file.with_name(state_file.name + ".pending"), state_file)
+    except FileNotFoundError:
+        raise DeployError(f"nothing to commit: no pending served versions beside {state_file}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(deploy(config, args.mode), sort_keys=True, separators=(",", ":")), flush=True)
     except DeployError as exc:
         print(f"deploy error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_NO_VERSION
+        return EXIT_DEPLOY_ERROR
     return 0
 
 
