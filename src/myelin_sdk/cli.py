@@ -146,7 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
         "with --dry-run=client, that would be) and the table on stderr",
     )
     p.add_argument("--axon", metavar="NAME", help="which Axon, when a Python file declares several")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after applying, follow the axon's Workflows and SeldonDeployments (printing phase changes) "
+        "until its first SeldonDeployment is Available (exit 0) or one of its Workflows fails (exit 1)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --watch: give up (exit 1) after this long (default: 600)",
+    )
     _add_compile_options(p)
+    _add_inspect_parsers(sub)
 
     p = sub.add_parser(
         "lint",
@@ -160,6 +174,212 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.add_argument("--axon", metavar="NAME", help="which Axon, when a Python file declares several")
     return parser
+
+
+def _add_connection_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster options")
+    g.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+    g.add_argument("--context", help="kubeconfig context (default: the current context)")
+    g.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+
+
+def _add_inspect_parsers(sub: Any) -> None:
+    """``list``, ``get``, ``status``, ``endpoint``, ``delete`` and ``logs``: an axon in the cluster."""
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "list",
+        help="list the axons of a namespace",
+        description="The axons of the namespace (the values of the myelin.io/axon label), with how many "
+        "WorkflowTemplates, Sensors, SeldonDeployments and Workflows (runs) each has; '-' when the kind is "
+        "not installed in the cluster.",
+    )
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table", help="default: table")
+    _add_connection_options(p)
+
+    p = sub.add_parser(
+        "get",
+        help="show the objects of an axon",
+        description="Every object labelled with the axon: kind, name and age (wide: also status and creation "
+        "time); -o yaml|json prints the objects themselves, as a v1 List.",
+    )
+    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("-o", "--output", choices=["table", "wide", "yaml", "json"], default="table")
+    _add_connection_options(p)
+
+    p = sub.add_parser(
+        "status",
+        help="show an axon's sensors, last runs and deployments",
+        description="Sensors (Argo Events) and their conditions, the last 10 runs (Workflows, newest first) "
+        "and the SeldonDeployments with their state, predictors, traffic and served versions. A product not "
+        "installed in the cluster is said, and the rest still shown.",
+    )
+    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    _add_connection_options(p)
+
+    p = sub.add_parser(
+        "endpoint",
+        help="show the prediction and feedback URLs of an axon",
+        description="For each SeldonDeployment of the axon: the predict (/api/v1.0/predictions) and "
+        "feedback (/api/v1.0/feedback) URLs. With --ingress, through Seldon's ingress path "
+        "/seldon/<namespace>/<name>/ "
+        "(it splits traffic between predictors); without, the in-cluster service <name>-<predictor> on port "
+        "8000 of the predictor with the most traffic. fixedUrl ends with /api/v1.0/: append 'predictions' "
+        "or 'feedback'.",
+        formatter_class=raw,
+        epilog="examples:\n  myelin endpoint -n ml ml-rec\n"
+        "  URL=$(myelin endpoint -n ml ml-rec --ingress http://localhost:8003 -o json | jq -r .fixedUrl)\n"
+        "  curl -H 'Content-Type: application/json' -d '{\"data\": {\"ndarray\": [3, 4]}}' ${URL}predictions",
+    )
+    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--ingress",
+        metavar="URL",
+        help="base URL of the Ambassador or Istio ingress Seldon routes through "
+        "(default: $MYELIN_INGRESS_URL)",
+    )
+    _add_connection_options(p)
+
+    p = sub.add_parser(
+        "delete",
+        help="delete every object of an axon",
+        description="Delete every object labelled with the axon, runs (Workflows) included, Sensors first. "
+        "The PersistentVolumeClaim holding its data and models goes too, unless --keep-data. Asks for "
+        "confirmation on a terminal; elsewhere (CI) --yes is required.",
+    )
+    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("--keep-data", action="store_true", help="keep the PersistentVolumeClaim")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    _add_connection_options(p)
+
+    p = sub.add_parser(
+        "logs",
+        help="print the logs of an axon's pods",
+        description="The 'main' container log of every pod of the axon (or of one task), newest pod first.",
+    )
+    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("--task", metavar="TASK", help="only the pods of this task")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines of each log")
+    _add_connection_options(p)
+
+
+def _connected(args: argparse.Namespace) -> tuple[Any, str]:
+    """The transport and the namespace of an inspect command."""
+    from .cluster import connect
+
+    cluster = connect(args.context, args.kubeconfig)
+    return cluster.transport, args.namespace or cluster.default_namespace
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def _warn_missing(missing: Sequence[str]) -> None:
+    for message in missing:
+        print(f"note: {message}", file=sys.stderr)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .cluster.inspect import format_axons, list_axons
+
+    transport, namespace = _connected(args)
+    axons, missing = list_axons(transport, namespace)
+    if args.output == "json":
+        _print_json({"namespace": namespace, "axons": [a.to_dict() for a in axons], "missing": missing})
+    else:
+        _warn_missing(missing)
+        sys.stdout.write(format_axons(axons, namespace))
+    return EXIT_OK
+
+
+def _cmd_get(args: argparse.Namespace) -> int:
+    from .cluster.inspect import axon_objects, format_objects, require_some
+
+    transport, namespace = _connected(args)
+    objects, missing = axon_objects(transport, namespace, args.axon)
+    require_some(bool(objects), args.axon, namespace)
+    _warn_missing(missing)
+    listing = {"apiVersion": "v1", "kind": "List", "items": objects}
+    if args.output == "json":
+        _print_json(listing)
+    elif args.output == "yaml":
+        from .yamlio import dump
+
+        sys.stdout.write(dump(listing))
+    else:
+        sys.stdout.write(format_objects(objects, wide=args.output == "wide"))
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .cluster.inspect import axon_status, format_status
+
+    transport, namespace = _connected(args)
+    status = axon_status(transport, namespace, args.axon)
+    if args.output == "json":
+        _print_json(status)
+    else:
+        sys.stdout.write(format_status(status))
+    return EXIT_OK
+
+
+def _cmd_endpoint(args: argparse.Namespace) -> int:
+    import os
+
+    from .cluster.inspect import endpoints, format_endpoints
+
+    transport, namespace = _connected(args)
+    result = endpoints(transport, namespace, args.axon, args.ingress or os.environ.get("MYELIN_INGRESS_URL"))
+    if args.output == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(format_endpoints(result))
+    return EXIT_OK
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from .cluster.ops import deletable, delete_objects
+    from .errors import MyelinError
+
+    transport, namespace = _connected(args)
+    objects = deletable(transport, namespace, args.axon, args.keep_data)
+    what = f"{len(objects)} object(s) of axon {args.axon} in namespace {namespace}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise MyelinError(
+                f"refusing to delete {what} without confirmation: pass --yes (stdin is not a terminal)"
+            )
+        for obj in objects:
+            print(f"  {obj['kind']}/{obj['metadata']['name']}", file=sys.stderr)
+        keep = " (keeping the PersistentVolumeClaim)" if args.keep_data else ""
+        answer = input(f"delete {what}{keep}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return EXIT_FAILURE
+    count = 0
+    for obj, outcome in delete_objects(transport, namespace, objects):
+        print(f"{obj['kind']}/{obj['metadata']['name']} {outcome}")
+        count += outcome == "deleted"
+    print(f"axon {args.axon}: {count} deleted", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    from .cluster.ops import pod_logs
+
+    transport, namespace = _connected(args)
+    for entry in pod_logs(transport, namespace, args.axon, args.task, args.tail):
+        task = f" task {entry.task}," if entry.task else ""
+        print(f"==> pod {entry.pod} ({task.strip()} {entry.phase}) <==".replace("( ", "("), flush=True)
+        if entry.text is None:
+            print(f"cannot read the log of pod {entry.pod}: {entry.error}", file=sys.stderr)
+        else:
+            sys.stdout.write(entry.text if not entry.text or entry.text.endswith("\n") else entry.text + "\n")
+    return EXIT_OK
 
 
 def _print_diagnostics(diags: Sequence[Any], source: str | None) -> None:
@@ -249,17 +469,49 @@ def _submit_bundle(bundle: Bundle, args: argparse.Namespace, source: str | None)
 
     for warning in bundle.warnings:
         print(warning.format(source), file=sys.stderr)
+    watching = bool(getattr(args, "watch", False))
+    if watching and args.dry_run:
+        from .errors import MyelinError
+
+        raise MyelinError("--watch follows what a submit started: it does not go with --dry-run")
     if args.dry_run == "client":
         report = plan(bundle)
     else:
         cluster = connect(args.context, args.kubeconfig)
+        before: dict[str, str] = {}
+        if watching:
+            from .cluster.ops import workflow_phases
+
+            before = workflow_phases(cluster.transport, _watch_namespace(bundle, args, cluster), bundle.axon)
         report = cluster.apply(bundle, namespace=args.namespace, dry_run=args.dry_run)
     if args.output == "yaml":
         sys.stdout.write(bundle.to_yaml())
         sys.stderr.write(report.format())
     else:
         sys.stdout.write(report.format())
+    if watching:
+        from .cluster.ops import watch
+
+        sys.stdout.flush()
+        result = watch(
+            cluster.transport,
+            _watch_namespace(bundle, args, cluster),
+            bundle.axon,
+            args.timeout,
+            lambda line: print(line, flush=True),
+            before=before,
+        )
+        print(result.message, file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_FAILURE
     return EXIT_OK
+
+
+def _watch_namespace(bundle: Bundle, args: argparse.Namespace, cluster: Any) -> str:
+    """Where the submit put the axon: -n, else the manifests' namespace, else the context's."""
+    for manifest in bundle:
+        if manifest.get("metadata", {}).get("namespace"):
+            return args.namespace or str(manifest["metadata"]["namespace"])
+    return str(args.namespace or cluster.default_namespace)
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -304,7 +556,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``myelin`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"compile": _cmd_compile, "lint": _cmd_lint, "submit": _cmd_submit}
+    commands = {
+        "compile": _cmd_compile,
+        "lint": _cmd_lint,
+        "submit": _cmd_submit,
+        "list": _cmd_list,
+        "get": _cmd_get,
+        "status": _cmd_status,
+        "endpoint": _cmd_endpoint,
+        "delete": _cmd_delete,
+        "logs": _cmd_logs,
+    }
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -12,7 +12,12 @@ documented API contract (https://kubernetes.io/docs/reference/using-api/api-conc
 - 403 ``Forbidden`` for configured (verb, resource) pairs; 404 ``namespaces "x" not found`` on writes into an
   unknown namespace; every error body a ``Status`` object;
 - server-side defaults on PersistentVolumeClaims (``volumeMode``, ``storageClassName``), as a real server
-  adds.
+  adds;
+- ``GET /api/v1/namespaces/<ns>/pods/<pod>/log?container=&tailLines=`` answering ``text/plain`` (from
+  ``server.logs``; 400 ``BadRequest`` for a container the pod does not have, as the kubelet's answer);
+- objects put in place by a test with :meth:`FakeAPIServer.add` (as controllers would: Workflows with
+  ``status.phase``, Sensors with ``status.conditions``, SeldonDeployments with ``status.state``, pods), and a
+  ``before`` hook run before each request is answered, to change them after N polls.
 
 Every request is recorded (method, path, query, body) in ``server.requests``.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +40,7 @@ CORE = {
         ("namespaces", "Namespace", False),
         ("serviceaccounts", "ServiceAccount", True),
         ("persistentvolumeclaims", "PersistentVolumeClaim", True),
+        ("pods", "Pod", True),
     ],
     ("rbac.authorization.k8s.io", "v1"): [("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
 }
@@ -50,11 +57,17 @@ PROMETHEUS_OPERATOR = {
     ("monitoring.coreos.com", "v1"): [("prometheusrules", "PrometheusRule", True)],
     ("monitoring.coreos.com", "v1alpha1"): [("alertmanagerconfigs", "AlertmanagerConfig", True)],
 }
+SELDON_CORE = {("machinelearning.seldon.io", "v1"): [("seldondeployments", "SeldonDeployment", True)]}
 INSTALLS = {
     "argo-workflows": ARGO_WORKFLOWS,
     "argo-events": ARGO_EVENTS,
     "prometheus-operator": PROMETHEUS_OPERATOR,
+    "seldon-core": SELDON_CORE,
 }
+
+
+class Text(str):
+    """An answer sent as ``text/plain`` (a pod's log), not JSON."""
 
 
 @dataclass
@@ -79,6 +92,10 @@ class FakeAPIServer:
         default_factory=dict
     )  # group, plural, ns, name
     resource_version: int = 100
+    #: (namespace, pod, container) -> the container's log
+    logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: called with (server, request) before each request is answered, under the server's lock
+    before: Callable[[FakeAPIServer, Request], None] | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -130,11 +147,28 @@ class FakeAPIServer:
                 return obj
         return None
 
+    def add(self, obj: dict[str, Any], namespace: str = "ml", created: str = "2024-01-01T00:00:00Z") -> None:
+        """Store ``obj`` as a controller would have created it (its kind must be served)."""
+        group, _, version = obj["apiVersion"].rpartition("/")
+        plural = next(p for p, k, _ in self.resources[(group, version)] if k == obj["kind"])
+        obj = copy.deepcopy(obj)
+        md = obj.setdefault("metadata", {})
+        md.setdefault("namespace", namespace)
+        md.setdefault("uid", f"uid-{md['name']}")
+        md.setdefault("creationTimestamp", created)
+        with self.lock:
+            self.resource_version += 1
+            md["resourceVersion"] = str(self.resource_version)
+            self.objects[(group, plural, md["namespace"], md["name"])] = obj
+
     # --- the API ---------------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         with self.lock:
-            self.requests.append(Request(method, path, query, copy.deepcopy(body)))
+            request = Request(method, path, query, copy.deepcopy(body))
+            self.requests.append(request)
+            if self.before is not None:
+                self.before(self, request)
             return self._route(method, path, query, body)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -184,6 +218,8 @@ class FakeAPIServer:
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         known = {p: (k, ns) for p, k, ns in resources}
+        if (group, rest[0], len(rest)) == ("", "pods", 3) and rest[2] == "log" and method == "GET":
+            return self._log(namespace, rest[1], query)
         if rest[0] not in known or len(rest) > 2:
             return _status(404, "NotFound", "the server could not find the requested resource")
         plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
@@ -284,6 +320,17 @@ class FakeAPIServer:
         self.objects[key] = obj
         return code, obj
 
+    def _log(self, namespace: str, pod: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if ("", "pods", namespace, pod) not in self.objects:
+            return _status(404, "NotFound", f'pods "{pod}" not found', {"name": pod, "kind": "pods"})
+        container = query.get("container", ["main"])[0]
+        if (namespace, pod, container) not in self.logs:
+            return _status(400, "BadRequest", f"container {container} is not valid for pod {pod}")
+        lines = self.logs[(namespace, pod, container)].splitlines(keepends=True)
+        if "tailLines" in query:
+            lines = lines[len(lines) - int(query["tailLines"][0]) :] if int(query["tailLines"][0]) else []
+        return 200, Text("".join(lines))
+
 
 def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> tuple[int, Any]:
     body: dict[str, Any] = {
@@ -308,9 +355,10 @@ def _handler(server: FakeAPIServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             code, answer = server.handle(self.command, url.path, parse_qs(url.query), body)
-            data = json.dumps(answer).encode()
+            text = isinstance(answer, Text)
+            data = answer.encode() if text else json.dumps(answer).encode()
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -337,3 +385,93 @@ def collection_path(manifest: dict[str, Any], namespace: str = "ml") -> str:
     )
     base = f"/apis/{group}/{version}" if group else f"/api/{version}"
     return f"{base}/namespaces/{namespace}/{plural}"
+
+
+# --- objects as the controllers would have made them ------------------------------------------------------
+
+
+def axon_labels(axon: str = "ml-rec", **extra: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/part-of": "myelin",
+        "app.kubernetes.io/managed-by": "myelin-sdk",
+        "myelin.io/axon": axon,
+        **{f"myelin.io/{k}": v for k, v in extra.items()},
+    }
+
+
+def workflow(
+    name: str, phase: str | None, axon: str = "ml-rec", template: str | None = None, **status: str
+) -> dict[str, Any]:
+    """An Argo Workflow started from ``template`` (by a Sensor when ``sensor=`` is given in ``status``)."""
+    sensor = status.pop("sensor", None)
+    labels = axon_labels(axon, **({"sensor": sensor} if sensor else {}))
+    obj: dict[str, Any] = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"workflowTemplateRef": {"name": template}} if template else {},
+    }
+    if phase is not None:
+        obj["status"] = {"phase": phase, **status}
+    return obj
+
+
+def sensor(name: str, conditions: list[tuple[str, str, str]], axon: str = "ml-rec") -> dict[str, Any]:
+    """An Argo Events Sensor with ``status.conditions`` of (type, status, message)."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Sensor",
+        "metadata": {"name": name, "labels": axon_labels(axon, sensor=name)},
+        "spec": {},
+        "status": {
+            "conditions": [
+                {
+                    "type": t,
+                    "status": s,
+                    **({"message": m} if m else {}),
+                    "lastTransitionTime": "2024-01-01T00:00:00Z",
+                }
+                for t, s, m in conditions
+            ]
+        },
+    }
+
+
+def seldon_deployment(
+    name: str,
+    state: str | None,
+    predictors: list[tuple[str, int | None]],
+    versions: list[dict[str, Any]] | None = None,
+    axon: str = "ml-rec",
+) -> dict[str, Any]:
+    """A SeldonDeployment as a deploy step applies it: predictors (name, traffic; None for a shadow), the
+    ``myelin.io/versions`` annotation, and the operator's ``status.state``."""
+    obj: dict[str, Any] = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {
+            "name": name,
+            "labels": axon_labels(axon, deployer="deployer"),
+            "annotations": {"myelin.io/versions": json.dumps(versions or [], separators=(",", ":"))},
+        },
+        "spec": {
+            "protocol": "seldon",
+            "predictors": [
+                {"name": p, **({"shadow": True} if t is None else {"traffic": t}), "graph": {}}
+                for p, t in predictors
+            ],
+        },
+    }
+    if state is not None:
+        obj["status"] = {"state": state}
+    return obj
+
+
+def pod(name: str, task: str, created: str, phase: str = "Succeeded", axon: str = "ml-rec") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": axon_labels(axon, task=task), "creationTimestamp": created},
+        "spec": {"containers": [{"name": "wait"}, {"name": "main"}]},
+        "status": {"phase": phase},
+    }

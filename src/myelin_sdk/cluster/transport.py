@@ -75,10 +75,21 @@ class Transport:
     ) -> dict[str, Any]:
         """The decoded JSON answer; :class:`HttpError` on a non-2xx status, :class:`MyelinError` when the
         server cannot be reached."""
+        return _decode(self.request_text(method, path, query, body))
+
+    def request_text(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        accept: str = "application/json",
+    ) -> str:
+        """The answer as text (a pod's log is ``text/plain``); errors as :meth:`request`."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -101,7 +112,7 @@ class Transport:
         text = raw.decode("utf-8", "replace")
         if not 200 <= response.status <= 299:
             raise HttpError(response.status, _decode(text), text)
-        return _decode(text)
+        return text
 
     def discover(self, api_version: str) -> dict[str, Resource] | None:
         """The resources of ``api_version`` by kind, or ``None`` when the cluster does not serve it."""
