@@ -184,3 +184,40 @@ def test_url_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(urllib.request, "urlopen", refused)
     with pytest.raises(MyelinError, match=r"cannot fetch: .*Connection refused"):
         fetch_text("https://example.com/a.yaml")
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            401,
+            "refused the credentials (401 Unauthorized): log in again, or check --context and --kubeconfig",
+        ),
+        (403, "forbidden: cannot discover /api/v1"),
+        (500, "answered 500 for GET /api/v1"),
+    ],
+)
+def test_a_refused_discovery_is_one_clear_line(
+    status: int,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Expired credentials or a broken API server during discovery: exit 2 and one line, no traceback."""
+    for _ in serve(tmp_path, monkeypatch, refuse_all=status):
+        code, _out, err = submit(capsys, "-n", "ml")
+        assert code == 2
+        assert expected in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_a_namespace_other_than_the_compiled_one_is_refused() -> None:
+    """The bundle names its namespace inside (RoleBinding subjects, webhook URLs): no silent mismatch."""
+    from myelin_sdk.cluster import submit as submit_axon
+    from myelin_sdk.compiler import CompileOptions
+    from myelin_sdk.errors import MyelinError
+    from myelin_sdk.loader import load_path
+
+    with pytest.raises(MyelinError, match="differs from the compile option namespace 'ml'"):
+        submit_axon(load_path(DEMO), CompileOptions(namespace="ml"), namespace="prod", dry_run="client")

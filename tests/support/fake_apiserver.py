@@ -96,6 +96,8 @@ class FakeAPIServer:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     #: called with (server, request) before each request is answered, under the server's lock
     before: Callable[[FakeAPIServer, Request], None] | None = None
+    #: answer every request with this status (401: expired credentials, 500: a broken API server)
+    refuse_all: int | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -169,6 +171,9 @@ class FakeAPIServer:
             self.requests.append(request)
             if self.before is not None:
                 self.before(self, request)
+            if self.refuse_all is not None:
+                reasons = {401: "Unauthorized", 403: "Forbidden", 500: "InternalError"}
+                return _status(self.refuse_all, reasons.get(self.refuse_all, "Error"), "refused by the test")
             return self._route(method, path, query, body)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:

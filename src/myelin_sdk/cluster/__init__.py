@@ -102,6 +102,12 @@ def submit(
     if dry_run not in DRY_RUN_MODES:
         raise MyelinError(f"dry_run must be one of None, 'server', 'client', not {dry_run!r}")
     options = options or CompileOptions.from_env()
+    if namespace and options.namespace and namespace != options.namespace:
+        # the bundle names its namespace inside (RoleBinding subjects, webhook URLs): it must be the same
+        raise MyelinError(
+            f"namespace {namespace!r} differs from the compile option namespace {options.namespace!r}: the "
+            "manifests name their namespace inside (RoleBinding, webhook URLs); give one namespace"
+        )
     if namespace and not options.namespace:
         options = dataclasses.replace(options, namespace=namespace)
     bundle = axon.compile(options)

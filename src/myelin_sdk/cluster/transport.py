@@ -22,15 +22,19 @@ TIMEOUT = (10.0, 60.0)
 _IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
-class HttpError(Exception):
-    """A non-2xx answer of the API server, with its ``Status`` object (``{}`` when the body was not one)."""
+class HttpError(MyelinError):
+    """A non-2xx answer of the API server, with its ``Status`` object (``{}`` when the body was not one).
+
+    Callers map it to a message naming the verb and resource; one that escapes them still prints as a one-line
+    user-facing error (it is a :class:`MyelinError`), never as a traceback.
+    """
 
     def __init__(self, status: int, body: dict[str, Any], text: str) -> None:
         self.status = status
         self.body = body
         self.message = str(body.get("message") or text.strip() or f"HTTP {status}")
         self.reason = str(body.get("reason") or "")
-        super().__init__(f"{status} {self.reason}: {self.message}")
+        super().__init__(f"the cluster answered {status} {self.reason}: {self.message}".replace("  ", " "))
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,19 @@ class Transport:
             try:
                 listing = self.request("GET", path)
             except HttpError as exc:
+                if exc.status == 401:
+                    raise MyelinError(
+                        f"the cluster at {self.host} refused the credentials (401 Unauthorized): log in "
+                        "again, or check --context and --kubeconfig"
+                    ) from None
+                if exc.status == 403:
+                    raise MyelinError(
+                        f"forbidden: cannot discover {path} at {self.host} (403): {exc.message}"
+                    ) from None
                 if exc.status != 404:
-                    raise
+                    raise MyelinError(
+                        f"the cluster at {self.host} answered {exc.status} for GET {path}: {exc.message}"
+                    ) from None
                 self._discovered[api_version] = None
             else:
                 self._discovered[api_version] = {
