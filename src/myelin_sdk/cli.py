@@ -278,6 +278,15 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+def _show(output: str, data: Any, table: Any) -> int:
+    """``-o json``: ``data`` as JSON; otherwise the text of ``table(data)``."""
+    if output == "json":
+        _print_json(data)
+    else:
+        sys.stdout.write(table(data))
+    return EXIT_OK
+
+
 def _warn_missing(missing: Sequence[str]) -> None:
     for message in missing:
         print(f"note: {message}", file=sys.stderr)
@@ -319,12 +328,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from .cluster.inspect import axon_status, format_status
 
     transport, namespace = _connected(args)
-    status = axon_status(transport, namespace, args.axon)
-    if args.output == "json":
-        _print_json(status)
-    else:
-        sys.stdout.write(format_status(status))
-    return EXIT_OK
+    return _show(args.output, axon_status(transport, namespace, args.axon), format_status)
 
 
 def _cmd_endpoint(args: argparse.Namespace) -> int:
@@ -333,12 +337,8 @@ def _cmd_endpoint(args: argparse.Namespace) -> int:
     from .cluster.inspect import endpoints, format_endpoints
 
     transport, namespace = _connected(args)
-    result = endpoints(transport, namespace, args.axon, args.ingress or os.environ.get("MYELIN_INGRESS_URL"))
-    if args.output == "json":
-        _print_json(result)
-    else:
-        sys.stdout.write(format_endpoints(result))
-    return EXIT_OK
+    ingress = args.ingress or os.environ.get("MYELIN_INGRESS_URL")
+    return _show(args.output, endpoints(transport, namespace, args.axon, ingress), format_endpoints)
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from myelin_sdk.cli import main
 from myelin_sdk.cluster import connect
 from myelin_sdk.cluster import inspect as inspect_module
 from myelin_sdk.compiler import CompileOptions, compile_axon
 from myelin_sdk.loader import load_path
 
-from support.fake_apiserver import DEMO, FakeAPIServer, seldon_deployment, sensor, workflow
+from support.fake_apiserver import DEMO, FakeAPIServer, run_cli, seldon_deployment, sensor, serve_in, workflow
 
 SELECTOR = "app.kubernetes.io/part-of=myelin,myelin.io/axon=ml-rec"
 VERSIONS = [
@@ -36,9 +35,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> FakeAPIServer:
-    server = FakeAPIServer(**config).start()  # type: ignore[arg-type]
-    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path, namespace="ml")))
-    return server
+    return serve_in("ml", tmp_path, monkeypatch, **config)
 
 
 @pytest.fixture
@@ -100,11 +97,7 @@ def populate(server: FakeAPIServer) -> None:
     server.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+run = run_cli
 
 
 def lists(api: FakeAPIServer) -> list[tuple[str, str]]:

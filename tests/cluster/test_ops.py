@@ -12,12 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from myelin_sdk.cli import main
 from myelin_sdk.cluster import connect, ops
 from myelin_sdk.compiler import CompileOptions, compile_axon
 from myelin_sdk.loader import load_path
 
-from support.fake_apiserver import DEMO, FakeAPIServer, Request, pod, seldon_deployment, workflow
+from support.fake_apiserver import (
+    DEMO,
+    FakeAPIServer,
+    Request,
+    pod,
+    run_cli,
+    seldon_deployment,
+    serve_in,
+    workflow,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +35,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> FakeAPIServer:
-    server = FakeAPIServer(**config).start()  # type: ignore[arg-type]
-    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path, namespace="ml")))
-    return server
+    return serve_in("ml", tmp_path, monkeypatch, **config)
 
 
 @pytest.fixture
@@ -44,11 +50,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPIServ
     server.stop()
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+run = run_cli
 
 
 class Stdin(io.StringIO):

@@ -480,3 +480,20 @@ def pod(name: str, task: str, created: str, phase: str = "Succeeded", axon: str 
         "spec": {"containers": [{"name": "wait"}, {"name": "main"}]},
         "status": {"phase": phase},
     }
+
+
+def serve_in(namespace: str, tmp_path: Path, monkeypatch: Any, **config: Any) -> FakeAPIServer:
+    """Start a server and point ``KUBECONFIG`` at it, with ``namespace`` as the context's namespace."""
+    server = FakeAPIServer(**config).start()
+    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path, namespace=namespace)))
+    return server
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """``myelin ARGV`` in process: (exit status, stdout, stderr); a traceback on stderr fails the test."""
+    from myelin_sdk.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
