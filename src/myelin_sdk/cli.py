@@ -32,7 +32,8 @@ examples:
   myelin compile examples/recommender_demo/pipeline.py > bundle.yaml
   myelin compile recommender-demo.yaml -o manifests/ && kubectl apply -k manifests/
 
-Exit status: 0 ok, 2 a problem in the input (lint errors, bad YAML), 1 anything else.
+Exit status: 0 ok; 1 not found, a watched run failed or timed out; 2 a problem in the input (lint errors,
+bad YAML) or with the cluster (unreachable, forbidden, a CRD missing); 130 interrupted.
 """
 
 
