@@ -31,8 +31,11 @@ examples:
   myelin lint examples/recommender_demo/recommender-demo.yaml
   myelin compile examples/recommender_demo/pipeline.py > bundle.yaml
   myelin compile recommender-demo.yaml -o manifests/ && kubectl apply -k manifests/
+  myelin run examples/recommender_demo/pipeline.py --artifact rec-source=examples   # on this machine
+  myelin status --local                                                             # its sensors and tasks
 
-Exit status: 0 ok; 1 not found, a watched run failed or timed out; 2 a problem in the input (lint errors,
+Exit status: 0 ok; 1 not found, a watched run failed or timed out (myelin run --until: a sensor failed);
+3 myelin run --timeout passed; 2 a problem in the input (lint errors,
 bad YAML) or with the cluster (unreachable, forbidden, a CRD missing); 130 interrupted.
 """
 
@@ -162,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_compile_options(p)
     _add_inspect_parsers(sub)
+    _add_run_parser(sub)
 
     p = sub.add_parser(
         "lint",
@@ -184,6 +188,42 @@ def _add_connection_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
     )
+
+
+def _add_local_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("local runs (myelin run)")
+    g.add_argument(
+        "--local",
+        nargs="?",
+        const="",
+        metavar="RUN",
+        help="a local run instead of the cluster: the newest under --workdir, or run RUN",
+    )
+    g.add_argument("--workdir", default=".", metavar="DIR", help="where local runs live (default: .)")
+
+
+def _add_run_parser(sub: Any) -> None:
+    from .local.arguments import add_run_arguments
+
+    p = sub.add_parser(
+        "run",
+        help="run an Axon on this machine: tasks, sensors, metrics and model serving",
+        description="Run the whole Axon locally: tasks as subprocesses in .myelin/runs/<id>/, sensors as an "
+        "event loop, metrics in an embedded store (or --prometheus), every deployed model version in the "
+        "seldon-core microservice (its own virtual environment, cached) behind a weighted router on --port. "
+        "Runs until Ctrl-C, --until or --timeout; `myelin run PATH --resume` continues a stopped or crashed "
+        "run without re-running finished tasks. See docs/local.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  myelin run examples/recommender_demo/pipeline.py --artifact rec-source=examples\n"
+        "  myelin run axon.yaml --until deployed --timeout 900\n"
+        "  curl -d '{\"data\": {\"ndarray\": [3, 4]}}' -H 'Content-Type: application/json' "
+        "http://127.0.0.1:9000/predict\n"
+        "  curl -X POST http://127.0.0.1:<control port>/trigger/<sensor>     # a Rest trigger\n\n"
+        "exit status: 0 ok; 1 --until reached with a failed sensor; 2 a problem in the input; "
+        "3 --timeout passed; 130 interrupted",
+    )
+    add_run_arguments(p)
 
 
 def _add_inspect_parsers(sub: Any) -> None:
@@ -216,8 +256,9 @@ def _add_inspect_parsers(sub: Any) -> None:
         "and the SeldonDeployments with their state, predictors, traffic and served versions. A product not "
         "installed in the cluster is said, and the rest still shown.",
     )
-    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("axon", metavar="AXON", nargs="?", help="the axon's name (not with --local)")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    _add_local_options(p)
     _add_connection_options(p)
 
     p = sub.add_parser(
@@ -234,8 +275,9 @@ def _add_inspect_parsers(sub: Any) -> None:
         "  URL=$(myelin endpoint -n ml ml-rec --ingress http://localhost:8003 -o json | jq -r .fixedUrl)\n"
         "  curl -H 'Content-Type: application/json' -d '{\"data\": {\"ndarray\": [3, 4]}}' ${URL}predictions",
     )
-    p.add_argument("axon", metavar="AXON", help="the axon's name")
+    p.add_argument("axon", metavar="AXON", nargs="?", help="the axon's name (not with --local)")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    _add_local_options(p)
     p.add_argument(
         "--ingress",
         metavar="URL",
@@ -325,7 +367,21 @@ def _cmd_get(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _need_axon(args: argparse.Namespace) -> None:
+    if not args.axon:
+        from .errors import MyelinError
+
+        raise MyelinError(f"myelin {args.command}: give the axon's name, or --local for a local run")
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
+    if args.local is not None:
+        from pathlib import Path
+
+        from .local.command import format_local_status, local_status
+
+        return _show(args.output, local_status(Path(args.workdir), args.local or None), format_local_status)
+    _need_axon(args)
     from .cluster.inspect import axon_status, format_status
 
     transport, namespace = _connected(args)
@@ -335,6 +391,21 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_endpoint(args: argparse.Namespace) -> int:
     import os
 
+    if args.local is not None:
+        from pathlib import Path
+
+        from .local.command import local_endpoints
+
+        found = local_endpoints(Path(args.workdir), args.local or None)
+        return _show(
+            args.output,
+            {
+                name: {"predict": f"{url}/predict", "feedback": f"{url}/send-feedback"}
+                for name, url in found.items()
+            },
+            lambda data: "".join(f"{n}: {u['predict']}  {u['feedback']}\n" for n, u in data.items()),
+        )
+    _need_axon(args)
     from .cluster.inspect import endpoints, format_endpoints
 
     transport, namespace = _connected(args)
@@ -536,6 +607,15 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return _submit_bundle(bundle, args, args.path)
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .loader import load_path
+    from .local.command import run_command
+
+    return run_command(load_path(args.path, args.axon), args, Path(args.path))
+
+
 def _run(func: Any, args: argparse.Namespace, source: str | None) -> int:
     from .errors import MyelinError
 
@@ -567,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "endpoint": _cmd_endpoint,
         "delete": _cmd_delete,
         "logs": _cmd_logs,
+        "run": _cmd_run,
     }
     if args.command is None:
         parser.print_help()
@@ -597,6 +678,9 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
     mode.add_argument(
         "--submit", action="store_true", help="compile and apply to the cluster (see `myelin submit --help`)"
     )
+    mode.add_argument(
+        "--run-local", action="store_true", help="run it on this machine (see `myelin run --help`)"
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -606,6 +690,9 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
     )
     _add_cluster_options(parser)
     _add_compile_options(parser)
+    from .local.arguments import add_run_arguments
+
+    add_run_arguments(parser, with_path=False)
     args = parser.parse_args(argv)
 
     def run(_: argparse.Namespace) -> int:
@@ -618,6 +705,12 @@ def pipeline_main(axon: Axon, argv: Sequence[str] | None = None) -> int:
             diags = lint_axon(axon)
             _print_diagnostics(diags, prog)
             return EXIT_USAGE if any(d.severity == "error" for d in diags) else EXIT_OK
+        if args.run_local:
+            from pathlib import Path
+
+            from .local.command import run_command
+
+            return run_command(axon, args, Path(sys.argv[0]) if sys.argv and sys.argv[0] else None)
         if args.submit:
             args.output = "yaml" if args.output == "yaml" else "table"
             return _submit_bundle(axon.compile(_options(args)), args, prog)

@@ -100,7 +100,6 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, TypeAlias
 
 from .. import contract
@@ -108,6 +107,8 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, MyelinError, UnsupportedError
 from ..names import dns_label
 from ..spec import Axon, BackendModel, DagNode, Deployer, Model, Route, Task
+from ..traffic import destinations as traffic_destinations
+from ..traffic import version_shares
 from .meta import canonical, labels, metadata
 from .storage import VOLUME_NAME, store_volume
 from .workflows import runtime_env, task_image
@@ -332,7 +333,7 @@ class _Planner:
         rpath = f"{self.where}.rolloutSpec"
         shadow: int | None = None
         if not steps:
-            destinations = [(0, 50), (1, 50)] if self.legacy_canary() else [(0, 100)]
+            destinations = traffic_destinations(self.deployer, self.legacy_canary())
         else:
             if len(steps) > 1:
                 self.cannot_map(
@@ -362,14 +363,7 @@ class _Planner:
                         f"{rpath}[0].shadow.destinationIndex",
                         f"version {shadow} already receives traffic: it cannot also be the shadow",
                     )
-        live = [(index, weight) for index, weight in destinations if index < count]
-        total = sum(weight for _, weight in live)
-        slots: list[_Slot]
-        if total == 0:
-            slots = [_Slot(0, 100)]
-        else:
-            shares = _apportion([weight for _, weight in live], 100)
-            slots = [_Slot(index, share) for (index, _), share in zip(live, shares, strict=True)]
+        slots = [_Slot(index, share) for index, share in version_shares(destinations, count)]
         if shadow is not None and shadow < count and all(s.index != shadow for s in slots):
             slots.append(_Slot(shadow, None))
         return slots
@@ -648,19 +642,6 @@ class _Planner:
                 f"deploy tasks of this graph use endpoint types {', '.join(kinds)}: "
                 f"Seldon Core allows one endpoint type per graph",
             )
-
-
-def _apportion(weights: Sequence[int], total: int) -> list[int]:
-    """Scale non-negative ``weights`` (sum > 0) to integers summing to ``total``: largest remainders, ties to
-    the earlier weight."""
-    whole = sum(weights)
-    exact = [Fraction(w * total, whole) for w in weights]
-    out = [int(x) for x in exact]  # floor: all non-negative
-    left = total - sum(out)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - out[i]), i))
-    for i in order[:left]:
-        out[i] += 1
-    return out
 
 
 def _abtest_chain(model: str, units: Sequence[tuple[_Node, int]]) -> _Node:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..compiler.bundle import Bundle
     from ..config import CompileOptions
     from ..errors import Diagnostic
+    from ..local.handle import LocalRun
 
 API_VERSIONS = ("myelin.io/v1alpha1", "myelinproj.io/v1alpha1")
 
@@ -158,6 +159,19 @@ class Axon(SpecModel):
 
         return submit(
             self, options, namespace=namespace, context=context, kubeconfig=kubeconfig, dry_run=dry_run
+        )
+
+    def run_local(self, artifacts: dict[str, str] | None = None, **options: Any) -> LocalRun:
+        """Run this axon on this machine in the background (see ``myelin run``); returns a handle.
+
+        >>> run = axon.run_local(artifacts={"rec-source": "examples"}, port=9000)   # doctest: +SKIP
+        >>> run.wait("deployed", timeout=600); run.predict([3, 4]); run.stop()      # doctest: +SKIP
+        """
+        from ..local.engine import RunOptions
+        from ..local.handle import run_local
+
+        return run_local(
+            self, RunOptions(**options), artifacts={k: Path(v) for k, v in (artifacts or {}).items()}
         )
 
     def main(self, argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,164 @@
+"""``myelin run`` and the local forms of ``myelin status`` / ``myelin endpoint``: the command-line edge of the
+local runner (argument parsing lives in :mod:`myelin_sdk.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import MyelinError
+from ..spec import Axon
+from .engine import Engine, RunOptions
+from .state import State
+from .workspace import find_run
+
+EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+def _artifacts(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise MyelinError(f"--artifact {item!r}: expected NAME=PATH")
+        out[name] = Path(path)
+    return out
+
+
+def options_from(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        workdir=Path(args.workdir),
+        artifacts=_artifacts(args.artifact),
+        prometheus_url=args.prometheus,
+        pushgateway_url=args.pushgateway,
+        port=args.port,
+        resume=args.resume,
+        alert_interval=args.alert_interval,
+    )
+
+
+def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> int:
+    """Run ``axon`` in the foreground until ``--until``, ``--timeout``, Ctrl-C or SIGTERM (both exit 130)."""
+    from .view import View
+
+    view = View(live=not args.plain and sys.stdout.isatty())
+    engine = Engine(axon, options_from(args), source=source, log=view.line)
+    interrupted = threading.Event()
+
+    def _terminate(signum: int, frame: Any) -> None:
+        interrupted.set()
+        engine.stop_event.set()
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        try:
+            engine.start()
+            with view.showing(engine):
+                reached = engine.wait(args.until, args.timeout)
+        except KeyboardInterrupt:
+            interrupted.set()
+        if interrupted.is_set():
+            engine.stop("stopped")
+            view.line("stopped: resume with `myelin run PATH --resume`")
+            return EXIT_INTERRUPTED
+        engine.stop("finished" if args.until and reached else "stopped")
+        if not reached:
+            view.line(f"timed out after {args.timeout:g}s")
+            return EXIT_TIMEOUT
+        return EXIT_FAILED if engine.failures and args.until else EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---------------------------------------------------------------------------------- status and endpoint
+
+
+def _live_status(state: State) -> dict[str, Any] | None:
+    run = state.run() or {}
+    url = run.get("control_url")
+    if not url or run.get("status") != "running":
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/status", timeout=2) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+    except OSError:
+        return None
+
+
+def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
+    """The status of a local run: live from its control endpoint when it runs, else from its state."""
+    folder = find_run(workdir, run)
+    state = State.open(folder / "state.db")
+    try:
+        info = state.run() or {}
+        live = _live_status(state)
+        alive = live is not None
+        return {
+            "run": folder.name,
+            "folder": str(folder),
+            "axon": info.get("axon"),
+            "status": info.get("status")
+            if alive
+            else ("stopped" if info.get("status") == "running" else info.get("status")),
+            "endpoint": info.get("router_url"),
+            "sensorRuns": [
+                {"id": r.id, "sensor": r.sensor, "status": r.status, "message": r.message}
+                for r in state.sensor_runs()
+            ],
+            "taskRuns": [
+                {"id": t.id, "task": t.task, "status": t.status, "exitCode": t.exit_code, "log": t.log}
+                for t in state.task_runs()
+            ],
+            "deployments": {d.deployer: d.served for d in state.deployments()},
+            "endpoints": (live or {}).get("endpoints", {}),
+            "metrics": (live or {}).get("metrics", {}),
+        }
+    finally:
+        state.close()
+
+
+def format_local_status(status: dict[str, Any]) -> str:
+    lines = [f"run {status['run']} of axon {status['axon']}: {status['status']}  ({status['folder']})", ""]
+    lines.append("SENSOR RUNS")
+    for r in status["sensorRuns"][-15:]:
+        lines.append(f"  {r['id']:>4}  {r['sensor']:<32} {r['status']:<10} {r['message']}")
+    lines += ["", "TASK RUNS"]
+    for t in status["taskRuns"][-15:]:
+        code = "" if t["exitCode"] is None else f"exit {t['exitCode']}"
+        lines.append(f"  {t['id']:>4}  {t['task']:<32} {t['status']:<11} {code}")
+    if status["deployments"]:
+        lines += ["", "DEPLOYMENTS"]
+        for name, served in status["deployments"].items():
+            split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
+            lines.append(f"  {name}: {split}")
+    if status["endpoints"]:
+        lines += ["", "ENDPOINTS"]
+        lines += [
+            f"  {name}: {url}/predict  {url}/send-feedback" for name, url in status["endpoints"].items()
+        ]
+    if status["metrics"]:
+        lines += ["", "METRICS"]
+        lines += [f"  {name} = {value:g}" for name, value in sorted(status["metrics"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def local_endpoints(workdir: Path, run: str | None) -> dict[str, str]:
+    status = local_status(workdir, run)
+    if status["status"] != "running" or not status["endpoints"]:
+        raise MyelinError(
+            f"local run {status['run']} serves no model"
+            + (
+                " (it is not running: resume it with `myelin run PATH --resume`)"
+                if status["status"] != "running"
+                else ""
+            )
+        )
+    endpoints: dict[str, str] = status["endpoints"]
+    return endpoints

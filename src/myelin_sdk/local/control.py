@@ -1,0 +1,89 @@
+"""The control endpoint of a local run, on 127.0.0.1 only: Rest triggers and the run's status.
+
+    POST /trigger/<sensor>   fire the sensor's Rest trigger: 202 {"event": 7, "sensor": "Retrain"}
+    GET  /status             the engine's snapshot (sensors, tasks, metrics, endpoints, deployments)
+    GET  /healthz            200 "ok"
+
+A sensor without a Rest trigger answers 404 (with the sensors that have one), so a typo is not silently
+accepted. The cluster equivalent is the webhook EventSource of the Rest trigger.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from ..errors import did_you_mean
+from ..spec import Rest
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class ControlServer:
+    """Serves the control endpoint of ``engine`` on a free loopback port."""
+
+    def __init__(self, engine: Engine, port: int = 0) -> None:
+        self.engine = engine
+        handler = type("Handler", (_Handler,), {"engine": engine})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    engine: Engine
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body, indent=1, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/status":
+            self._reply(200, self.engine.snapshot())
+        elif self.path == "/healthz":
+            self._reply(200, "ok")
+        else:
+            self._reply(404, {"error": f"no {self.path}: try GET /status or POST /trigger/<sensor>"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if not self.path.startswith("/trigger/"):
+            self._reply(404, {"error": f"no {self.path}: POST /trigger/<sensor>"})
+            return
+        name = unquote(self.path[len("/trigger/") :]).strip("/")
+        rest = [s.name for s in self.engine.axon.sensors if any(isinstance(t, Rest) for t in s.triggers)]
+        if name not in rest:
+            self._reply(
+                404,
+                {
+                    "error": f"no sensor {name!r} with a Rest trigger{did_you_mean(name, rest)}",
+                    "sensors": rest,
+                },
+            )
+            return
+        event = self.engine.emit("rest", name, {"sensor": name}, [name])
+        self._reply(202, {"event": event, "sensor": name})

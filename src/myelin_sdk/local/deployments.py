@@ -1,0 +1,241 @@
+"""Deployer steps on one machine: choose versions, serve each in seldon-core, split traffic in the router.
+
+The same decisions as the cluster's deploy step (:mod:`myelin_sdk.runtime.deploy`, whose version selection
+this module calls): every backend model serves its trainer's best version (``lossMetric``) or newest one;
+that graph version goes in front of the versions served before (unchanged when it is the same); the
+rollout's weights (:mod:`myelin_sdk.traffic`) give each served version its share, ``routingStrategy`` each
+backend model its share inside a version. Each (version, backend model) runs in its own
+``seldon-core-microservice`` process, in a virtual environment built from the deploy task's
+``requirements.txt``. The new routes are swapped into the router at once; a version that stops serving is
+stopped only after its in-flight requests finished::
+
+    deployments = Deployments(context)
+    served = deployments.deploy(deployer, sensor_run_id=3)   # [{"label": "v1a2...", "traffic": 50, ...}, ...]
+    deployments.endpoint(deployer)                            # 'http://127.0.0.1:9000'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import contract
+from ..errors import Diagnostic, MyelinError
+from ..runtime.deploy import DeployError, label_of, select_version
+from ..spec import Axon, Deployer, Model
+from ..traffic import apportion, destinations, version_shares
+from .router import Backend, Route, Router
+from .serving import ModelServer, ensure_env
+from .state import State
+from .workspace import RunDir
+
+_PROGRESS = ("$ ", "building", "Collecting", "Installing", "Successfully", "ERROR", "error:")
+
+
+def deployer_name(deployer: Deployer) -> str:
+    return deployer.name or "deployer"
+
+
+def _legacy_canary(axon: Axon, deployer: Deployer) -> bool:
+    if (deployer.deployment_type or "").lower() == "canary":
+        return True
+    for model in deployer.models:
+        for backend in model.backend_models:
+            body = axon.task(backend.deployer).deploy
+            if body is not None and (body.deployment_type or "").lower() == "canary":
+                return True
+    return False
+
+
+def backend_weights(model: Model) -> list[tuple[str, int]]:
+    """(backend model, weight) of a model's ``routingStrategy`` (equal shares without one), weight > 0."""
+    if not model.routing_strategy:
+        return [(b.name, 1) for b in model.backend_models]
+    return [(d.destination_name, d.weight) for d in model.routing_strategy[0].destinations if d.weight > 0]
+
+
+def check_deployer(deployer: Deployer, where: str) -> list[Diagnostic]:
+    """What the local runner cannot serve (a clear error at start, not at the first deploy)."""
+    problems = []
+    if len(deployer.models) != 1:
+        problems.append(
+            Diagnostic(
+                f"{where}.models",
+                f"local runs serve a deployer with one model; this one has {len(deployer.models)} "
+                "(a model graph needs Seldon Core on a cluster: `myelin submit`)",
+            )
+        )
+    for k, route in enumerate(deployer.routes):
+        if route.path not in ("/predict", "/send-feedback", "/api/v1.0/predictions", "/api/v1.0/feedback"):
+            problems.append(
+                Diagnostic(f"{where}.routes[{k}].path", "local runs serve /predict and /send-feedback only")
+            )
+    if deployer.rollout_spec and len(deployer.rollout_spec) > 1:
+        problems.append(Diagnostic(f"{where}.rolloutSpec[1]", "local runs use one rollout step"))
+    return problems
+
+
+@dataclass
+class ServingContext:
+    """What deployments need from the engine."""
+
+    axon: Axon
+    run_dir: RunDir
+    state: State
+    code_dirs: dict[str, Path]  # deploy task -> the folder of its code
+    pushgateway_url: str
+    env_cache: Path
+    port: int
+    task_env: Callable[[str], dict[str, str]]  # task name -> its environment (the runtime contract)
+    log: Callable[[str], None]
+    stop: threading.Event
+
+
+@dataclass
+class _Served:
+    router: Router
+    servers: dict[tuple[str, str], ModelServer] = field(default_factory=dict)  # (label, backend) -> server
+
+
+class Deployments:
+    """The model servers and routers of a run, one router per deployer."""
+
+    def __init__(self, context: ServingContext) -> None:
+        self.ctx = context
+        self._served: dict[str, _Served] = {}
+        self._lock = threading.Lock()
+        self._first_port_used = False
+
+    # ------------------------------------------------------------------ public
+
+    def endpoint(self, deployer: str) -> str | None:
+        served = self._served.get(deployer)
+        return served.router.url if served else None
+
+    def endpoints(self) -> dict[str, str]:
+        return {name: s.router.url for name, s in self._served.items()}
+
+    def stats(self) -> dict[str, Any]:
+        return {name: s.router.stats() for name, s in self._served.items()}
+
+    def deploy(self, deployer: Deployer, sensor_run_id: int | None) -> list[dict[str, Any]]:
+        """Select the new graph version, serve it next to the previous ones, record the deployment."""
+        name = deployer_name(deployer)
+        model = deployer.models[0]
+        models: dict[str, str] = {}
+        for backend in model.backend_models:
+            trainer = self.ctx.axon.task(backend.trainer)
+            spec = trainer.train
+            metric = spec.loss_metric if spec is not None else None
+            greater = spec is not None and spec.loss_metric_selector == "greater"
+            folder = Path(self.ctx.run_dir.task_paths(trainer.name)[contract.MODEL_PATH])
+            try:
+                models[backend.name] = select_version(folder, metric, greater)
+            except DeployError as exc:
+                raise MyelinError(f"deployer {name!r}: {exc}") from None
+        new = {"label": label_of(models), "models": models}
+        current = self.ctx.state.current_deployment(name)
+        history = [{"label": v["label"], "models": v["models"]} for v in (current.served if current else [])]
+        versions = history if history and history[0]["models"] == models else [new, *history]
+        shares = version_shares(
+            destinations(deployer, _legacy_canary(self.ctx.axon, deployer)), len(versions)
+        )
+        served = [{**versions[index], "traffic": share} for index, share in shares]
+        self._serve(deployer, served)
+        self.ctx.state.record_deployment(name, sensor_run_id, served)
+        split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
+        self.ctx.log(f"deployer {name}: serving {split} at {self.endpoint(name)}")
+        return served
+
+    def restore(self, deployers: list[Deployer]) -> None:
+        """Serve again what each deployer served when the run stopped (``--resume``)."""
+        for deployer in deployers:
+            current = self.ctx.state.current_deployment(deployer_name(deployer))
+            if current is not None:
+                self._serve(deployer, current.served)
+                self.ctx.log(
+                    f"deployer {deployer_name(deployer)}: restored at {self.endpoint(current.deployer)}"
+                )
+
+    def stop(self) -> None:
+        with self._lock:
+            for served in self._served.values():
+                served.router.stop()
+                for server in served.servers.values():
+                    server.stop()
+            self._served.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _router(self, name: str) -> _Served:
+        served = self._served.get(name)
+        if served is None:
+            port = 0
+            if not self._first_port_used:
+                port, self._first_port_used = self.ctx.port, True
+            router = Router(port=port)
+            router.start()
+            served = self._served[name] = _Served(router)
+            if len(self._served) == 1:
+                self.ctx.state.update_run(router_url=router.url)
+        return served
+
+    def _progress(self, task: str) -> Callable[[str], None]:
+        """pip's output, shortened to what tells a user how far the build of a serving env is."""
+
+        def show(line: str) -> None:
+            text = line.strip()
+            if text.startswith(_PROGRESS):
+                self.ctx.log(f"serving env of {task}: {text[:160]}")
+
+        return show
+
+    def _server(self, deployer: Deployer, label: str, backend_name: str, version: str) -> ModelServer:
+        model = deployer.models[0]
+        backend = next(b for b in model.backend_models if b.name == backend_name)
+        task = self.ctx.axon.task(backend.deployer)
+        code = self.ctx.code_dirs[task.name]
+        requirements = code / "requirements.txt"
+        if not requirements.is_file():
+            raise MyelinError(
+                f"deploy task {task.name!r}: no requirements.txt in {code} to build its environment"
+            )
+        python = ensure_env(
+            requirements, self.ctx.env_cache, progress=lambda line: self.ctx.log(f"  env: {line}")
+        )
+        env = self.ctx.task_env(task.name)
+        trainer_models = self.ctx.run_dir.task_paths(backend.trainer)[contract.MODEL_PATH]
+        env[contract.MODEL_PATH] = str(Path(trainer_models) / version)
+        env[contract.MODEL_VERSION] = label
+        log = self.ctx.run_dir.logs / f"serve-{label}-{backend_name}.log"
+        server = ModelServer(python, code, env=env, log_path=log)
+        server.start(timeout=60)
+        self.ctx.log(f"model server {label}/{backend_name} ready at {server.url} (log {log})")
+        return server
+
+    def _serve(self, deployer: Deployer, served: list[dict[str, Any]]) -> None:
+        name = deployer_name(deployer)
+        with self._lock:
+            target = self._router(name)
+            pairs = backend_weights(deployer.models[0])
+            shares = dict(zip((n for n, _ in pairs), apportion([w for _, w in pairs], 100), strict=True))
+            routes = []
+            wanted: set[tuple[str, str]] = set()
+            for version in served:
+                backends = []
+                for backend_name, _ in pairs:
+                    key = (version["label"], backend_name)
+                    wanted.add(key)
+                    if key not in target.servers:
+                        target.servers[key] = self._server(
+                            deployer, version["label"], backend_name, version["models"][backend_name]
+                        )
+                    backends.append(Backend(target.servers[key].url, shares[backend_name], name=backend_name))
+                routes.append(Route(version["label"], backends, int(version["traffic"])))
+            target.router.set_routes(routes)
+            for key in [k for k in target.servers if k not in wanted]:
+                target.router.wait_idle(key[0], timeout=30)
+                target.servers.pop(key).stop()

@@ -1,0 +1,600 @@
+"""The embedded event loop: sensors, their triggers and conditions, and their steps, on one machine.
+
+Semantics (the same as on a cluster, see docs/local.md):
+
+* a sensor without triggers runs once when the run starts (not again on ``--resume``);
+* ``Lifecycle`` fires when a task execution ends ``Succeeded`` or ``Failed``; ``Alert`` when its condition
+  starts to hold (after ``for``), evaluated every ``alert_interval`` seconds — once per firing, again only
+  after it resolved; ``Rest`` on ``POST /trigger/<sensor>`` at the control endpoint; ``Calendar`` on its
+  schedule or interval;
+* a sensor that is already running is not started again: the event is recorded and skipped;
+* a sensor run checks its ``Metric`` conditions (``count`` measurements ``interval`` apart, ``failureLimit``),
+  then runs its steps in order and stops at the first that fails.
+
+Every decision is written to the run's SQLite state before it is acted on (see :mod:`.state`)::
+
+    engine = Engine(axon, RunOptions(port=9000), source=Path("pipeline.py"), log=print)
+    engine.start()
+    engine.wait(until="deployed", timeout=600)
+    engine.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import contract
+from ..errors import Diagnostic, MyelinError
+from ..spec import Alert, Axon, Calendar, Lifecycle, Rest, Sensor, SensorStep
+from ..spec.expressions import MetricCondition, parse_alert_condition, parse_metric_condition
+from .deployments import Deployments, ServingContext, check_deployer, deployer_name
+from .executor import TaskProcess, group_alive, kill_group, tail
+from .gates import run_gate
+from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State
+from .workspace import (
+    RunDir,
+    base_env,
+    build_context,
+    describe,
+    fetch_artifact,
+    find_run,
+    new_run_id,
+    runs_root,
+    task_command,
+)
+
+Until = Literal["idle", "deployed"]
+
+
+def default_env_cache() -> Path:
+    """Where served models' virtual environments are cached (``MYELIN_CACHE_DIR``, else ~/.cache/myelin)."""
+    base = os.environ.get("MYELIN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "myelin"
+    )
+    return Path(base) / "serving-envs"
+
+
+@dataclass
+class RunOptions:
+    """How to run an axon locally (the flags of ``myelin run``)."""
+
+    workdir: Path = Path(".")
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    prometheus_url: str | None = None
+    pushgateway_url: str | None = None
+    port: int = 0
+    resume: str | bool = False
+    alert_interval: float = 5.0
+    env_cache: Path = field(default_factory=default_env_cache)
+    namespace: str = "local"
+
+
+def _duration(text: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * units[unit]
+    from ..runtime.gate import parse_duration
+
+    return parse_duration(text)
+
+
+class Engine:
+    """Runs one axon locally; thread-safe; ``start`` returns once everything is listening."""
+
+    def __init__(
+        self,
+        axon: Axon,
+        options: RunOptions | None = None,
+        *,
+        source: Path | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.axon = axon
+        self.options = options or RunOptions()
+        self.source = source
+        self._log = log
+        self.stop_event = threading.Event()
+        self._lock = threading.RLock()
+        self._active: dict[str, threading.Thread] = {}
+        self._processes: dict[int, TaskProcess] = {}
+        self._deployed = threading.Event()
+        self._firing: dict[tuple[str, str], bool] = {}
+        self._threads: list[threading.Thread] = []
+        self.failures: list[str] = []
+        self.run_dir: RunDir | None = None
+        self.state: State | None = None
+        self.metrics: Any = None
+        self.deployments: Deployments | None = None
+        self.control: Any = None
+        self.code_dirs: dict[str, Path] = {}
+        self.commands: dict[str, list[str]] = {}
+
+    # ------------------------------------------------------------------ logging
+
+    def log(self, message: str) -> None:
+        self._log(f"[{time.strftime('%H:%M:%S')}] {message}")
+
+    # ------------------------------------------------------------------ start
+
+    def check(self) -> None:
+        """Everything that can be known before running: lint errors, unsupported parts. Raises MyelinError."""
+        problems = [d for d in self.axon.lint() if d.severity == "error"]
+        for i, sensor in enumerate(self.axon.sensors):
+            for j, step in enumerate(sensor.tasks):
+                where = f"spec.sensors[{i}].tasks[{j}]"
+                if step.deployer is not None:
+                    problems += check_deployer(step.deployer, f"{where}.deployer")
+                elif step.task is not None:
+                    task = self.axon.task(step.task)
+                    if task.kind == "spark":
+                        problems.append(
+                            Diagnostic(where, f"task {task.name!r}: spark tasks cannot run locally")
+                        )
+                    if task.kind == "deploy":
+                        problems.append(
+                            Diagnostic(where, f"task {task.name!r} is a deploy task: a deployer serves it")
+                        )
+        for k, artifact in enumerate(self.axon.artifacts):
+            if artifact.s3 is not None and artifact.name not in self.options.artifacts:
+                problems.append(
+                    Diagnostic(
+                        f"spec.artifacts[{k}].s3",
+                        f"local runs do not download S3 artifacts — pass --artifact {artifact.name}=PATH",
+                    )
+                )
+        unknown = set(self.options.artifacts) - {a.name for a in self.axon.artifacts}
+        for name in sorted(unknown):
+            problems.append(Diagnostic("", f"--artifact {name}=...: the axon has no artifact {name!r}"))
+        if problems:
+            raise MyelinError(problems)
+
+    def _open_run(self) -> tuple[RunDir, bool]:
+        workdir = self.options.workdir
+        if self.options.resume:
+            run = None if self.options.resume is True else str(self.options.resume)
+            return RunDir(find_run(workdir, run)), True
+        return RunDir(runs_root(workdir) / new_run_id()), False
+
+    def start(self) -> None:
+        """Check the axon, prepare the run dir, start metrics, serving and triggers, fire start sensors."""
+        self.check()
+        run_dir, resumed = self._open_run()
+        fresh = not run_dir.root.exists()
+        try:
+            self._prepare(run_dir, resumed)
+        except BaseException:
+            self._shutdown()
+            if fresh:
+                shutil.rmtree(run_dir.root, ignore_errors=True)
+            raise
+
+    def _prepare(self, run_dir: RunDir, resumed: bool) -> None:
+        self.run_dir = run_dir.create()
+        base = self.source.resolve().parent if self.source is not None else Path.cwd()
+        folders = {
+            a.name: fetch_artifact(a, k, run_dir, base, self.options.artifacts.get(a.name))
+            for k, a in enumerate(self.axon.artifacts)
+        }
+        used = {s.task for sensor in self.axon.sensors for s in sensor.tasks if s.task}
+        deploy_tasks = {
+            b.deployer
+            for sensor in self.axon.sensors
+            for s in sensor.tasks
+            if s.deployer
+            for m in s.deployer.models
+            for b in m.backend_models
+        }
+        for k, task in enumerate(self.axon.tasks):
+            where = f"spec.tasks[{k}]"
+            context = build_context(self.axon, task, folders, f"{where}.{task.kind}")
+            if task.name in deploy_tasks:
+                if context is None:
+                    raise MyelinError(
+                        [
+                            Diagnostic(
+                                where, f"deploy task {task.name!r} needs an imageBuild with its code to serve"
+                            )
+                        ]
+                    )
+                self.code_dirs[task.name] = context
+            elif task.name in used:
+                self.commands[task.name] = task_command(task, context, f"{where}.{task.kind}")
+                self.code_dirs[task.name] = context or base
+        self.state = State.open(run_dir.state_db)
+        self.state.init_run(run_dir.root.name, self.axon.name, str(self.source or "<python>"))
+        self.state.update_run(status=RUNNING, pid=os.getpid())
+        self._start_metrics(run_dir)
+        self.deployments = Deployments(
+            ServingContext(
+                axon=self.axon,
+                run_dir=run_dir,
+                state=self.state,
+                code_dirs=self.code_dirs,
+                pushgateway_url=self.metrics.pushgateway_url,
+                env_cache=self.options.env_cache,
+                port=self.options.port,
+                task_env=self.task_env,
+                log=self.log,
+                stop=self.stop_event,
+            )
+        )
+        from .control import ControlServer
+
+        self.control = ControlServer(self)
+        self.control.start()
+        self.state.update_run(control_url=self.control.url, metrics_url=self.metrics.pushgateway_url)
+        self.log(f"run {run_dir.root.name} in {run_dir.root}" + (" (resumed)" if resumed else ""))
+        self.log(f"control endpoint {self.control.url} (POST /trigger/<sensor>, GET /status)")
+        if resumed:
+            self._resume()
+        else:
+            for sensor in self.axon.sensors:
+                if not sensor.triggers:
+                    self.emit("start", sensor.name, {}, [sensor.name])
+        self._start_triggers()
+
+    def _start_metrics(self, run_dir: RunDir) -> None:
+        from .metrics import EmbeddedMetrics, PrometheusMetrics
+
+        if self.options.prometheus_url:
+            if not self.options.pushgateway_url:
+                raise MyelinError("--prometheus needs --pushgateway too: tasks push their metrics there")
+            self.metrics = PrometheusMetrics(
+                self.axon.name, self.options.prometheus_url, self.options.pushgateway_url
+            )
+        else:
+            self.metrics = EmbeddedMetrics(self.axon.name, run_dir.state_db)
+        for i, sensor in enumerate(self.axon.sensors):
+            for j, trigger in enumerate(sensor.triggers):
+                if isinstance(trigger, Alert):
+                    where = f"spec.sensors[{i}].triggers[{j}].condition"
+                    self.metrics.check_alert(parse_alert_condition(trigger.condition), where)
+        self.metrics.start()
+        self.log(f"metrics: {type(self.metrics).__name__} (PUSHGATEWAY_URL={self.metrics.pushgateway_url})")
+
+    def _resume(self) -> None:
+        assert self.state is not None and self.deployments is not None
+        for task_run in self.state.task_runs(status=RUNNING):
+            if task_run.pid and group_alive(task_run.pid):
+                self.log(
+                    f"stopping task {task_run.task} left running by the previous runner (pid {task_run.pid})"
+                )
+                kill_group(task_run.pid)
+            self.state.finish_task_run(task_run.id, "interrupted", None)
+        self.deployments.restore([s.deployer for x in self.axon.sensors for s in x.tasks if s.deployer])
+        for sensor_run in self.state.sensor_runs(status=RUNNING):
+            self.log(f"resuming sensor {sensor_run.sensor} (run {sensor_run.id})")
+            self._launch(sensor_run.sensor, sensor_run.id)
+        for event in self.state.events(unhandled=True):
+            self._dispatch(event.id, event.kind, event.name, self._targets(event.kind, event.name))
+        for event in self.state.events():
+            if event.kind in ("alert", "resolved"):
+                self._firing[(event.detail.get("sensor", ""), event.name)] = event.kind == "alert"
+
+    # ------------------------------------------------------------------ events
+
+    def _targets(self, kind: str, name: str) -> list[str]:
+        if kind == "start":
+            return [name]
+        out = []
+        for sensor in self.axon.sensors:
+            for trigger in sensor.triggers:
+                if kind == "lifecycle" and isinstance(trigger, Lifecycle):
+                    if f"{trigger.task}:{trigger.condition}" == name:
+                        out.append(sensor.name)
+                elif kind == "rest" and isinstance(trigger, Rest) and name == sensor.name:
+                    out.append(sensor.name)
+        return out
+
+    def emit(self, kind: str, name: str, detail: dict[str, Any], targets: list[str]) -> int:
+        """Record an event and start the sensors it triggers."""
+        assert self.state is not None
+        event_id = self.state.add_event(kind, name, detail)
+        self._dispatch(event_id, kind, name, targets)
+        return event_id
+
+    def _dispatch(self, event_id: int, kind: str, name: str, targets: list[str]) -> None:
+        assert self.state is not None
+        if not targets or self.stop_event.is_set():
+            self.state.mark_handled(event_id)
+            return
+        for sensor in targets:
+            with self._lock:
+                if sensor in self._active:
+                    self.log(f"{kind} event {name}: sensor {sensor} is already running — not started again")
+                    self.state.mark_handled(event_id)
+                    continue
+                run_id = self.state.begin_sensor_run(sensor, event_id)
+                self.log(f"{kind} event {name} starts sensor {sensor} (run {run_id})")
+                self._launch(sensor, run_id)
+
+    def _launch(self, sensor: str, run_id: int) -> None:
+        thread = threading.Thread(target=self._run_sensor, args=(sensor, run_id), name=f"sensor-{sensor}")
+        with self._lock:
+            self._active[sensor] = thread
+        thread.start()
+
+    # ------------------------------------------------------------------ sensor runs
+
+    def _sensor(self, name: str) -> Sensor:
+        return next(s for s in self.axon.sensors if s.name == name)
+
+    def _run_sensor(self, name: str, run_id: int) -> None:
+        assert self.state is not None
+        sensor = self._sensor(name)
+        status, message = SUCCEEDED, ""
+        try:
+            done = self.state.done_steps(run_id)
+            if not done and not self._gates_pass(sensor, run_id):
+                status, message = SKIPPED, "a condition did not hold"
+            else:
+                for index, step in enumerate(sensor.tasks):
+                    if self.stop_event.is_set():
+                        return  # stays 'running': a resume goes on from here
+                    if index in done:
+                        continue
+                    if not self._run_step(sensor, run_id, index, step):
+                        status, message = FAILED, f"step {index} failed"
+                        break
+            if self.stop_event.is_set() and status != SUCCEEDED:
+                return
+        except Exception as exc:
+            status, message = FAILED, f"{type(exc).__name__}: {exc}"
+            self.log(f"sensor {name}: {message}")
+        finally:
+            with self._lock:
+                self._active.pop(name, None)
+        self.state.finish_sensor_run(run_id, status, message)
+        self.log(f"sensor {name} (run {run_id}) {status}" + (f": {message}" if message else ""))
+        if status == FAILED:
+            self.failures.append(f"sensor {name}: {message}")
+
+    def _gates_pass(self, sensor: Sensor, run_id: int) -> bool:
+        for condition in sensor.conditions:
+            parsed = parse_metric_condition(condition.condition)
+
+            def holds(parsed: MetricCondition = parsed) -> bool:
+                return bool(self.metrics.holds(parsed))
+
+            verdict = run_gate(
+                holds,
+                interval_s=_duration(condition.interval),
+                count=condition.count,
+                failure_limit=condition.failure_limit,
+                stop=self.stop_event,
+                what=f"condition {condition.condition!r}",
+            )
+            self.log(
+                f"sensor {sensor.name}: gate {'passed' if verdict.passed else 'failed'} — {verdict.reason}"
+            )
+            if not verdict.passed:
+                return False
+        return True
+
+    def _run_step(self, sensor: Sensor, run_id: int, index: int, step: SensorStep) -> bool:
+        assert self.state is not None and self.run_dir is not None and self.deployments is not None
+        if step.deployer is not None:
+            label = f"deployer:{deployer_name(step.deployer)}"
+            task_run = self.state.begin_task_run(run_id, index, label, "")
+            try:
+                self.deployments.deploy(step.deployer, run_id)
+            except Exception as exc:
+                self.state.finish_task_run(task_run, FAILED, None)
+                self.log(f"sensor {sensor.name}: {label} failed: {exc}")
+                return False
+            self.state.finish_task_run(task_run, SUCCEEDED, 0)
+            self._deployed.set()
+            return True
+        assert step.task is not None
+        return self.run_task(step.task, run_id, index)
+
+    def task_env(self, name: str) -> dict[str, str]:
+        """The environment of a task or model server: the runner's, then the contract, then the task's own."""
+        assert self.run_dir is not None
+        env = base_env()
+        env.update(
+            {
+                contract.AXON_NAME: self.axon.name,
+                contract.TASK_NAME: name,
+                contract.TASK_ID: contract.task_id(self.axon.name, name),
+                contract.NAMESPACE: self.options.namespace,
+                contract.PUSHGATEWAY_URL: self.metrics.pushgateway_url,
+                **self.run_dir.task_paths(name),
+            }
+        )
+        parameters = {p.name: p.value for p in self.axon.parameters}
+        for var in self.axon.task(name).body.env:
+            if var.value is not None:
+                value = var.value
+                for key, val in parameters.items():
+                    value = value.replace("{{workflow.parameters." + key + "}}", val)
+                env[var.name] = value
+        return env
+
+    def run_task(self, name: str, run_id: int, step: int) -> bool:
+        """Run one task to its end; emit its Lifecycle event. True when it succeeded."""
+        assert self.state is not None and self.run_dir is not None
+        log = self.run_dir.logs / f"{run_id:04d}-{step}-{contract.task_id(self.axon.name, name)}.log"
+        task_run = self.state.begin_task_run(run_id, step, name, str(log))
+        command = self.commands[name]
+        self.log(f"task {name} started: {describe(command)}")
+        process = TaskProcess.start(command, cwd=self.code_dirs[name], env=self.task_env(name), log=log)
+        self.state.set_task_pid(task_run, process.pid)
+        with self._lock:
+            self._processes[task_run] = process
+        try:
+            code = process.wait(self.stop_event)
+        finally:
+            with self._lock:
+                self._processes.pop(task_run, None)
+        if code is None:
+            return False  # stopped: the task run stays 'running' so that a resume runs it again
+        phase = "Succeeded" if code == 0 else "Failed"
+        self.state.finish_task_run(task_run, SUCCEEDED if code == 0 else FAILED, code)
+        if code == 0:
+            self.log(f"task {name} succeeded")
+        else:
+            self.log(f"task {name} failed with exit status {code}; last lines of {log}:\n{tail(log)}")
+        self.emit(
+            "lifecycle",
+            f"{name}:{phase}",
+            {"task": name, "exitCode": code},
+            self._targets("lifecycle", f"{name}:{phase}"),
+        )
+        return code == 0
+
+    # ------------------------------------------------------------------ alerts and timers
+
+    def _start_triggers(self) -> None:
+        alerts = [(s, t) for s in self.axon.sensors for t in s.triggers if isinstance(t, Alert)]
+        if alerts:
+            self._spawn("alerts", self._alert_loop, alerts)
+        for sensor in self.axon.sensors:
+            for trigger in sensor.triggers:
+                if isinstance(trigger, Calendar):
+                    self._spawn(f"calendar-{sensor.name}", self._calendar_loop, sensor, trigger)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _alert_loop(self, alerts: list[tuple[Sensor, Alert]]) -> None:
+        parsed = {(s.name, a.name): parse_alert_condition(a.condition) for s, a in alerts}
+        since: dict[tuple[str, str], float | None] = {}
+        failing = False
+        while not self.stop_event.wait(self.options.alert_interval):
+            for sensor, alert in alerts:
+                key = (sensor.name, alert.name)
+                try:
+                    holds = bool(self.metrics.holds(parsed[key]))
+                    failing = False
+                except MyelinError as exc:
+                    if not failing:
+                        self.log(f"alert {alert.name}: cannot evaluate: {exc}")
+                    failing = True
+                    continue
+                if not holds:
+                    since[key] = None
+                    if self._firing.get(key):
+                        self._firing[key] = False
+                        self.emit("resolved", alert.name, {"sensor": sensor.name}, [])
+                    continue
+                start = since.get(key) or time.monotonic()
+                since[key] = start
+                needed = _duration(alert.for_) if alert.for_ else 0.0
+                if not self._firing.get(key) and time.monotonic() - start >= needed:
+                    self._firing[key] = True
+                    self.emit(
+                        "alert",
+                        alert.name,
+                        {"sensor": sensor.name, "condition": alert.condition},
+                        [sensor.name],
+                    )
+
+    def _calendar_loop(self, sensor: Sensor, trigger: Calendar) -> None:
+        if trigger.interval:
+            period = _duration(trigger.interval)
+            while not self.stop_event.wait(period):
+                self.emit("calendar", trigger.name, {"sensor": sensor.name}, [sensor.name])
+            return
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from croniter import croniter
+
+        zone = ZoneInfo(trigger.timezone) if trigger.timezone else None
+        schedule = croniter(trigger.schedule, datetime.now(zone))
+        while True:
+            due = schedule.get_next(float)
+            if self.stop_event.wait(max(0.0, due - time.time())):
+                return
+            self.emit("calendar", trigger.name, {"sensor": sensor.name}, [sensor.name])
+
+    # ------------------------------------------------------------------ status and waiting
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._active)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a live view or ``GET /status`` shows."""
+        assert self.state is not None
+        runs = self.state.sensor_runs()
+        tasks = self.state.task_runs()
+        with self._lock:
+            active = set(self._active)
+        return {
+            "run": self.run_dir.root.name if self.run_dir else None,
+            "axon": self.axon.name,
+            "sensors": [
+                {
+                    "name": s.name,
+                    "state": "running" if s.name in active else "idle",
+                    "runs": sum(1 for r in runs if r.sensor == s.name),
+                    "last": next((r.status for r in reversed(runs) if r.sensor == s.name), None),
+                }
+                for s in self.axon.sensors
+            ],
+            "tasks": [
+                {"task": t.task, "status": t.status, "exitCode": t.exit_code, "log": t.log}
+                for t in tasks[-20:]
+            ],
+            "metrics": self.metrics.latest() if self.metrics else {},
+            "endpoints": self.deployments.endpoints() if self.deployments else {},
+            "deployments": {d.deployer: d.served for d in (self.state.deployments() if self.state else [])},
+        }
+
+    def wait(self, until: Until | None = None, timeout: float | None = None) -> bool:
+        """Block until ``until`` holds (None: until stopped) or ``timeout`` seconds passed (then False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stop_event.is_set():
+            if until == "idle" and not self.busy():
+                time.sleep(0.3)  # let a just-ended task's event start the next sensor
+                if not self.busy():
+                    return True
+            if until == "deployed" and self._deployed.is_set() and not self.busy():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    # ------------------------------------------------------------------ stop
+
+    def stop(self, status: str = "stopped") -> None:
+        """Stop every task process group, model server, router and listener; record the run's status."""
+        if self.stop_event.is_set():
+            return
+        self.log("stopping")
+        self.stop_event.set()
+        with self._lock:
+            processes = list(self._processes.values())
+            sensors = list(self._active.values())
+        for process in processes:
+            process.stop()
+        for thread in sensors:
+            thread.join(timeout=30)
+        if self.state is not None:
+            self.state.update_run(status=status)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.stop_event.set()
+        for part in (self.control, self.deployments, self.metrics):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:
+                    self.log(f"while stopping {type(part).__name__}: {exc}")
+        if self.state is not None:
+            self.state.close()
+            self.state = None

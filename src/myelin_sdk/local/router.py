@@ -1,0 +1,518 @@
+"""The local canary router: one HTTP port in front of the model servers of every deployed version.
+
+The cluster splits traffic between a SeldonDeployment's predictors (one a version, ``traffic`` weights that
+sum to 100) and, inside a predictor, between a model's backend models (``RANDOM_ABTEST`` nodes from the
+Axon's ``routingStrategy``). Locally the :class:`Router` does both::
+
+    router = Router(model_name="RecommenderModel")
+    router.start()                                     # http://127.0.0.1:<port>, stdlib ThreadingHTTPServer
+    router.set_routes([Route("v7", "http://127.0.0.1:9101", 10),    # canary
+                       Route("v6", "http://127.0.0.1:9102", 90)])   # stable
+    # later: promote v7, then stop v6's model server once nothing is in flight on it
+    router.set_routes([Route("v7", "http://127.0.0.1:9101", 100)])
+    router.wait_idle("v6", timeout=30)
+    router.stop()
+
+Paths (the Seldon Core v1 protocol, DESIGN §5):
+
+| request | answer |
+|---|---|
+| ``POST /predict``, ``POST /api/v1.0/predictions`` | the chosen backend's ``/api/v1.0/predictions`` |
+| ``POST /send-feedback``, ``POST /api/v1.0/feedback`` | the backend's ``/api/v1.0/feedback`` |
+| ``GET /health`` | 200 with the live versions, 503 when none |
+| no version deployed | 503, a Seldon-style JSON ``status`` |
+| a backend that does not answer | 502, a Seldon-style JSON ``status`` |
+| any other path | 404 (405 for a known path with another method) |
+
+Status codes and bodies of the backend pass through unchanged (a 400 from the model stays a 400). A
+successful prediction gets ``meta.requestPath[<model name>] = <version>`` (the Seldon executor's convention),
+``meta.routing[<model name>] = <backend index>`` when the version has several backends (the executor's
+convention for router nodes), and the header ``X-Myelin-Version``. Feedback goes where its
+``response.meta.requestPath`` says, when that version is live — to the backend ``meta.routing`` names, or
+to all of the version's backends without it, as Seldon's routers do — else to a weighted choice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import http.client
+import json
+import logging
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FEEDBACK_PATHS", "PREDICT_PATHS", "Backend", "Route", "Router", "VersionStats"]
+
+log = logging.getLogger(__name__)
+
+PREDICT_PATHS = ("/predict", "/api/v1.0/predictions")
+FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback")
+_BACKEND_PATHS = {"predict": "/api/v1.0/predictions", "feedback": "/api/v1.0/feedback"}
+VERSION_HEADER = "X-Myelin-Version"
+_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One model server of a version and its share (percent) of that version's traffic.
+
+    >>> Backend("http://127.0.0.1:9101", 70, name="BackendSVD")
+    Backend(url='http://127.0.0.1:9101', weight=70, name='BackendSVD')
+    """
+
+    url: str
+    weight: float = 100
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme != "http" or not parsed.hostname or parsed.port is None:
+            raise ValueError(f"a backend url must be http://host:port, got {self.url!r}")
+        if not 0 <= self.weight <= 100:
+            raise ValueError(f"backend weight must be between 0 and 100, got {self.weight}")
+
+
+@dataclass(frozen=True, init=False)
+class Route:
+    """A deployed version, its share (percent) of all traffic, and the backend(s) that serve it.
+
+    A version served by one model server takes its url; a version whose model routes between backend
+    models (the Axon's ``routingStrategy``) takes :class:`Backend` objects whose weights sum to 100:
+
+    >>> Route("v7", "http://127.0.0.1:9101", 10).backends[0].url
+    'http://127.0.0.1:9101'
+    >>> ab = Route("v6", [Backend("http://127.0.0.1:9102", 70, "SVD"),
+    ...                   Backend("http://127.0.0.1:9103", 30, "Baseline")], 90)
+    >>> [b.name for b in ab.backends]
+    ['SVD', 'Baseline']
+    """
+
+    version: str
+    backends: tuple[Backend, ...]
+    weight: float
+
+    def __init__(
+        self, version: str, backends: str | Backend | Iterable[Backend], weight: float = 100
+    ) -> None:
+        if isinstance(backends, str):
+            items: tuple[Backend, ...] = (Backend(backends),)
+        elif isinstance(backends, Backend):
+            items = (backends,)
+        else:
+            items = tuple(backends)
+        if not version:
+            raise ValueError("a route needs a version name")
+        if not items:
+            raise ValueError(f"version {version!r} needs at least one backend")
+        if not all(isinstance(b, Backend) for b in items):
+            raise TypeError(f"backends of version {version!r} must be Backend objects or one url")
+        if not 0 <= weight <= 100:
+            raise ValueError(f"version {version!r}: weight must be between 0 and 100, got {weight}")
+        total = sum(b.weight for b in items)
+        if abs(total - 100) > _TOLERANCE:
+            raise ValueError(f"version {version!r}: backend weights must sum to 100, got {total:g}")
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "backends", items)
+        object.__setattr__(self, "weight", weight)
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    """Counters of one version since the router started (a snapshot, for a live view)."""
+
+    version: str
+    weight: float | None  # None: no longer routed
+    requests: int = 0  # predictions forwarded
+    errors: int = 0  # predictions answered with a status >= 400 (backend errors and unreachable backends)
+    feedback: int = 0  # feedback messages forwarded
+    in_flight: int = 0
+    seconds: float = 0.0  # total time of the forwarded predictions
+
+
+@dataclass
+class _Counters:
+    requests: int = 0
+    errors: int = 0
+    feedback: int = 0
+    in_flight: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Table:
+    """An immutable routing table: swapped whole, so a request sees one consistent set of routes."""
+
+    routes: tuple[Route, ...] = ()
+    by_version: dict[str, Route] = field(default_factory=dict)
+    cumulative: tuple[float, ...] = ()
+
+
+def _cumulative(weights: Sequence[float]) -> tuple[float, ...]:
+    out, total = [], 0.0
+    for weight in weights:
+        total += weight
+        out.append(total)
+    return tuple(out)
+
+
+def _weighted(rng: random.Random, cumulative: Sequence[float]) -> int:
+    """Index of a weighted choice; zero weights are never chosen."""
+    point = rng.random() * cumulative[-1]
+    index = bisect.bisect_right(cumulative, point)
+    return min(index, len(cumulative) - 1)
+
+
+class Router:
+    """A weighted HTTP router between deployed versions, bound to ``host`` (loopback) on ``port`` (0: free).
+
+    ``model_name`` is the key of ``meta.requestPath``; ``rng`` makes choices reproducible in tests;
+    ``timeout`` bounds each forwarded call (seconds).
+    """
+
+    def __init__(
+        self,
+        model_name: str = "model",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rng: random.Random | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.model_name = model_name
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._rng = rng or random.Random()
+        self._table = _Table()
+        self._counters: dict[str, _Counters] = {}
+        self._cond = threading.Condition()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` once started."""
+        if self._server is None:
+            raise RuntimeError("the router has not been started")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind and serve in a background thread (idempotent)."""
+        if self._server is not None:
+            return
+        server = _Server((self.host, self.port), _Handler)
+        server.router = self
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name=f"router-{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting requests and close the port."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Router:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ routes
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The routes now in force."""
+        return self._table.routes
+
+    def set_routes(self, routes: Sequence[Route]) -> None:
+        """Replace all routes at once. Weights must sum to 100 (or ``routes`` be empty); versions unique.
+
+        Requests already in flight finish on the backend they started on; new ones see the new routes.
+        """
+        routes = tuple(routes)
+        versions = [r.version for r in routes]
+        if len(set(versions)) != len(versions):
+            raise ValueError(f"a version may be routed once, got {versions}")
+        if routes:
+            total = sum(r.weight for r in routes)
+            if abs(total - 100) > _TOLERANCE:
+                raise ValueError(f"route weights must sum to 100, got {total:g} ({versions})")
+        table = _Table(
+            routes=routes,
+            by_version={r.version: r for r in routes},
+            cumulative=_cumulative([r.weight for r in routes]),
+        )
+        with self._cond:
+            self._table = table
+            for version in versions:
+                self._counters.setdefault(version, _Counters())
+            self._cond.notify_all()
+
+    def wait_idle(self, version: str, timeout: float | None = None) -> bool:
+        """Wait until no request is in flight on ``version``; ``False`` if ``timeout`` passed first.
+
+        After :meth:`set_routes` without ``version``, no new request starts on it, so ``True`` means its
+        model server can stop without dropping a request.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self._in_flight(version) == 0, timeout)
+
+    def _in_flight(self, version: str) -> int:
+        counters = self._counters.get(version)
+        return counters.in_flight if counters else 0
+
+    def pick(self) -> tuple[Route, int] | None:
+        """A weighted choice of (version, backend index), without sending anything; ``None`` with no route."""
+        with self._cond:
+            return self._pick_locked(self._table)
+
+    def _pick_locked(self, table: _Table) -> tuple[Route, int] | None:
+        if not table.routes or table.cumulative[-1] <= 0:
+            return None
+        route = table.routes[_weighted(self._rng, table.cumulative)]
+        return route, self._pick_backend_locked(route)
+
+    def _pick_backend_locked(self, route: Route) -> int:
+        if len(route.backends) == 1:
+            return 0
+        return _weighted(self._rng, _cumulative([b.weight for b in route.backends]))
+
+    def stats(self) -> dict[str, VersionStats]:
+        """Counters per version seen since start (``weight`` is ``None`` for versions no longer routed)."""
+        with self._cond:
+            live = self._table.by_version
+            return {
+                version: VersionStats(
+                    version=version,
+                    weight=live[version].weight if version in live else None,
+                    requests=c.requests,
+                    errors=c.errors,
+                    feedback=c.feedback,
+                    in_flight=c.in_flight,
+                    seconds=c.seconds,
+                )
+                for version, c in self._counters.items()
+            }
+
+    # ------------------------------------------------------------------ forwarding
+
+    def _acquire(
+        self, choose: Callable[[_Table], tuple[Route, list[int]] | None]
+    ) -> tuple[Route, list[int]] | None:
+        """Choose under the lock and count the request in flight on the chosen version."""
+        with self._cond:
+            chosen: tuple[Route, list[int]] | None = choose(self._table)
+            if chosen is not None:
+                self._counters.setdefault(chosen[0].version, _Counters()).in_flight += 1
+            return chosen
+
+    def _release(self, version: str, *, kind: str, status: int, seconds: float) -> None:
+        with self._cond:
+            counters = self._counters.setdefault(version, _Counters())
+            counters.in_flight -= 1
+            if kind == "predict":
+                counters.requests += 1
+                counters.seconds += seconds
+                if status >= 400:
+                    counters.errors += 1
+            else:
+                counters.feedback += 1
+            self._cond.notify_all()
+
+    def handle_predict(self, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        """Forward a prediction: (status, headers, body)."""
+
+        def choose(table: _Table) -> tuple[Route, list[int]] | None:
+            picked = self._pick_locked(table)
+            return (picked[0], [picked[1]]) if picked else None
+
+        chosen = self._acquire(choose)
+        if chosen is None:
+            return _no_version()
+        route, (index,) = chosen
+        began = time.monotonic()
+        status, headers, payload = 502, dict[str, str](), b""
+        try:
+            status, headers, payload = self._forward(route.backends[index], "predict", body, content_type)
+            if 200 <= status < 300:
+                payload = self._annotate(payload, route, index)
+            headers[VERSION_HEADER] = route.version
+            return status, headers, payload
+        finally:
+            self._release(route.version, kind="predict", status=status, seconds=time.monotonic() - began)
+
+    def handle_feedback(self, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        """Forward a feedback message to the version (and backend) that answered, else a weighted choice."""
+        version, index = self._answered_by(body)
+
+        def choose(table: _Table) -> tuple[Route, list[int]] | None:
+            route = table.by_version.get(version) if version is not None else None
+            if route is None:
+                picked = self._pick_locked(table)
+                if picked is None:
+                    return None
+                route = picked[0]
+            if index is not None and 0 <= index < len(route.backends):
+                return route, [index]
+            return route, list(range(len(route.backends)))  # Seldon: no routing -> every child
+
+        chosen = self._acquire(choose)
+        if chosen is None:
+            return _no_version()
+        route, indexes = chosen
+        status, headers, payload = 502, dict[str, str](), b""
+        try:
+            results = [self._forward(route.backends[i], "feedback", body, content_type) for i in indexes]
+            failed = [r for r in results if not 200 <= r[0] < 300]
+            status, headers, payload = failed[0] if failed else results[0]
+            headers[VERSION_HEADER] = route.version
+            return status, headers, payload
+        finally:
+            self._release(route.version, kind="feedback", status=status, seconds=0.0)
+
+    def _answered_by(self, body: bytes) -> tuple[str | None, int | None]:
+        """(version, backend index) named by a feedback's ``response.meta``, when it names them."""
+        try:
+            document = json.loads(body)
+            meta = document["response"]["meta"]
+        except (ValueError, KeyError, TypeError):
+            return None, None
+        if not isinstance(meta, dict):
+            return None, None
+        path, routing = meta.get("requestPath"), meta.get("routing")
+        version = path.get(self.model_name) if isinstance(path, dict) else None
+        index = routing.get(self.model_name) if isinstance(routing, dict) else None
+        return (
+            version if isinstance(version, str) else None,
+            index if isinstance(index, int) and not isinstance(index, bool) else None,
+        )
+
+    def _annotate(self, payload: bytes, route: Route, index: int) -> bytes:
+        """Add ``meta.requestPath`` (and ``meta.routing`` for a version with several backends)."""
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            return payload
+        if not isinstance(document, dict):
+            return payload
+        meta = document.get("meta")
+        if not isinstance(meta, dict):
+            meta = document["meta"] = {}
+        request_path = meta.get("requestPath")
+        if not isinstance(request_path, dict):
+            request_path = meta["requestPath"] = {}
+        request_path[self.model_name] = route.version
+        if len(route.backends) > 1:
+            routing = meta.get("routing")
+            if not isinstance(routing, dict):
+                routing = meta["routing"] = {}
+            routing[self.model_name] = index
+        return json.dumps(document, separators=(",", ":")).encode()
+
+    def _forward(
+        self, backend: Backend, kind: str, body: bytes, content_type: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        parsed = urllib.parse.urlsplit(backend.url)
+        assert parsed.hostname is not None
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=self.timeout)
+        try:
+            connection.request(
+                "POST",
+                parsed.path.rstrip("/") + _BACKEND_PATHS[kind],
+                body=body,
+                headers={"Content-Type": content_type or "application/json"},
+            )
+            response = connection.getresponse()
+            payload = response.read()
+            headers = {"Content-Type": response.getheader("Content-Type", "application/json")}
+            return response.status, headers, payload
+        except (OSError, http.client.HTTPException) as exc:
+            log.warning("backend %s did not answer: %s", backend.url, exc)
+            return _error(502, f"model server {backend.url} did not answer: {exc}", "MYELIN_BACKEND_ERROR")
+        finally:
+            connection.close()
+
+
+def _error(status: int, info: str, reason: str) -> tuple[int, dict[str, str], bytes]:
+    """A Seldon-style error answer (``{"status": {"code", "info", "reason", "status"}}``)."""
+    body = {"status": {"code": status, "info": info, "reason": reason, "status": "FAILURE"}}
+    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _no_version() -> tuple[int, dict[str, str], bytes]:
+    return _error(503, "no model version is deployed", "MYELIN_NO_VERSION")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    router: Router
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        body = self._body()
+        content_type = self.headers.get("Content-Type", "application/json")
+        router = self.server.router
+        if path in PREDICT_PATHS:
+            self._send(*router.handle_predict(body, content_type))
+        elif path in FEEDBACK_PATHS:
+            self._send(*router.handle_feedback(body, content_type))
+        elif path == "/health":
+            self._send(*_error(405, "use GET /health", "METHOD_NOT_ALLOWED"), allow="GET")
+        else:
+            self._send(*_error(404, f"no such path: {path}", "NOT_FOUND"))
+
+    def do_GET(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/health":
+            routes = self.server.router.routes
+            body = {
+                "status": "ok" if routes else "no version deployed",
+                "versions": {r.version: r.weight for r in routes},
+            }
+            self._send(
+                200 if routes else 503, {"Content-Type": "application/json"}, json.dumps(body).encode()
+            )
+        elif path in PREDICT_PATHS or path in FEEDBACK_PATHS:
+            self._send(*_error(405, f"use POST {path}", "METHOD_NOT_ALLOWED"), allow="POST")
+        else:
+            self._send(*_error(404, f"no such path: {path}", "NOT_FOUND"))
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes, allow: str | None = None) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if allow:
+            self.send_header("Allow", allow)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
