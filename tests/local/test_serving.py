@@ -105,6 +105,7 @@ def test_concurrent_callers_share_one_build(light_requirements: Path, tmp_path: 
         thread.join(120)
     assert len(results) == 2 and results[0] == results[1]
     assert sum(line.startswith("$ ") and " -m venv " in line for line in lines) == 1
+    assert any(line.startswith("waiting for another build") for line in lines)
 
 
 def test_failed_build_leaves_no_cache_entry(tmp_path: Path) -> None:
@@ -168,10 +169,9 @@ def test_model_server_without_seldon_core(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def seldon_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real seldon-core 1.17.1 environment, built once per session (``MYELIN_TEST_ENV_CACHE`` keeps it)."""
-    cache = Path(os.environ.get("MYELIN_TEST_ENV_CACHE") or tmp_path_factory.mktemp("model-envs"))
-    return ensure_env(DOUBLER / "requirements.txt", cache)
+def seldon_python(serving_env_cache: Path) -> Path:
+    """A real seldon-core 1.17.1 environment, built once per session (cache: tests/local/conftest.py)."""
+    return ensure_env(DOUBLER / "requirements.txt", serving_env_cache)
 
 
 @pytest.fixture

@@ -170,13 +170,14 @@ class Deployments:
 
     # ------------------------------------------------------------------ internals
 
-    def _router(self, name: str) -> _Served:
+    def _router(self, deployer: Deployer) -> _Served:
+        name = deployer_name(deployer)
         served = self._served.get(name)
         if served is None:
             port = 0
             if not self._first_port_used:
                 port, self._first_port_used = self.ctx.port, True
-            router = Router(port=port)
+            router = Router(deployer.models[0].name, port=port)
             router.start()
             served = self._served[name] = _Served(router)
             if len(self._served) == 1:
@@ -219,7 +220,7 @@ class Deployments:
     def _serve(self, deployer: Deployer, served: list[dict[str, Any]]) -> None:
         name = deployer_name(deployer)
         with self._lock:
-            target = self._router(name)
+            target = self._router(deployer)
             pairs = backend_weights(deployer.models[0])
             shares = dict(zip((n for n, _ in pairs), apportion([w for _, w in pairs], 100), strict=True))
             routes = []

@@ -220,16 +220,19 @@ def ensure_env(
     python = final / "bin" / "python"
     if python.exists():
         return python
-    with _locked(cache_dir / f"{key}.lock"):
+    with _locked(cache_dir / f"{key}.lock", progress):
         if python.exists():  # another process built it while we waited
             return python
         for stale in cache_dir.glob(f".{key}.tmp-*"):  # left by a killed build: we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
+        if final.exists():  # an environment whose interpreter is gone (a removed base Python)
+            shutil.rmtree(final, ignore_errors=True)
         build = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=cache_dir))
         build.chmod(0o755)
         try:
             _build(build, final, requirements, text, progress)
             build.rename(final)
+            (cache_dir / f"{key}.failed.log").unlink(missing_ok=True)
         except BaseException:
             failed = cache_dir / f"{key}.failed.log"
             with contextlib.suppress(OSError):
@@ -240,9 +243,13 @@ def ensure_env(
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, progress: Callable[[str], None] = _no_progress) -> Iterator[None]:
     with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another build of this environment ({path})")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -556,6 +563,8 @@ class ModelServer:
         if process is None:
             return
         pgid = process.pid
+        if process.poll() is not None and not _group_alive(pgid):
+            return  # already stopped (or it exited and took its children with it)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + grace
