@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv test lint demo golden docs clean
+.PHONY: help venv test lint demo manifests benchmark golden docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -12,7 +12,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## create .venv with the package and its dev tools
@@ -28,10 +28,16 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy on src/
 golden: $(STAMP) ## regenerate the golden YAML files under tests/golden (review the diff!)
 	$(PY) -m pytest tests/compiler/test_golden.py --update-golden -q
 
-demo: $(STAMP) ## the recommender demo: lint it and compile it to build/recommender-demo/
+demo: $(STAMP) ## the recommender demo on this machine: train, gate, deploy, predict, feedback, retrain, canary
+	$(PY) examples/recommender_demo/demo.py --workdir build/demo
+
+manifests: $(STAMP) ## the cluster path: lint the demo and compile it to build/recommender-demo/
 	$(VENV)/bin/myelin lint examples/recommender_demo/recommender-demo.yaml
 	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -n myelin -o build/recommender-demo
 	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
+
+benchmark: $(STAMP) ## RMSE and fit time of the recommender against Surprise's SVD and SVD++ (docs/performance.md)
+	$(PY) benchmarks/run.py
 
 docs: $(STAMP) ## build the documentation site into build/site (mkdocs)
 	$(PY) -m pip install --quiet -e '.[dev,docs]'

@@ -76,13 +76,13 @@ class Recommender:
         ids = []
         for value in values:
             try:
-                number = float(value)
+                number = float("nan") if isinstance(value, bool) else float(value)
             except (TypeError, ValueError):
                 number = float("nan")
             if not np.isfinite(number) or number != int(number):
                 raise SeldonMicroserviceException(f"invalid user id {value!r}: user ids are integers")
             ids.append(int(number))
-        unknown = [u for u in ids if u not in self.model._user_index]
+        unknown = [u for u in ids if not self.model.knows(u)]
         if unknown:
             first, last = int(self.model.user_ids.min()), int(self.model.user_ids.max())
             raise SeldonMicroserviceException(
@@ -104,11 +104,15 @@ class Recommender:
         """Publish ``reward`` as ``recommender_deploy_accuracy`` (when ``PUSHGATEWAY_URL`` is set)."""
         if reward is None:
             return []
+        try:
+            value = float(reward)
+        except (TypeError, ValueError):
+            raise SeldonMicroserviceException(f"invalid reward {reward!r}: a reward is a number") from None
         if not feedback.configured():
             logger.warning("PUSHGATEWAY_URL is not set: reward %s not published", reward)
             return []
         try:
-            name = feedback.publish(FEEDBACK_METRIC, float(reward))
+            name = feedback.publish(FEEDBACK_METRIC, value)
         except Exception as exc:  # a metrics outage must not fail the caller's request
             logger.error("could not publish %s=%s: %s", FEEDBACK_METRIC, reward, exc)
             return []

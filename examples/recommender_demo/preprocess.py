@@ -20,6 +20,7 @@ from pathlib import Path
 
 from recommender import movielens
 from recommender.data import DataError, read_release, save_normalized
+from recommender.runtime import NotConfigured, data_path
 
 #: The sub-folder of ``DATA_PATH`` the normalised dataset is written to.
 DATA_SUBDIR = "movielens"
@@ -48,8 +49,6 @@ def output_folder(out: Path | None) -> Path:
     """``out`` or ``DATA_PATH/movielens``."""
     if out is not None:
         return out
-    from myelin_sdk.runtime import data_path
-
     return data_path() / DATA_SUBDIR
 
 
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         run(args)
-    except (movielens.DownloadError, movielens.ChecksumError, DataError, RuntimeError, KeyError) as exc:
+    except (movielens.DownloadError, movielens.ChecksumError, DataError, NotConfigured, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"preprocess: error: {message}", file=sys.stderr)
         return 1

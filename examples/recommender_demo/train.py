@@ -23,10 +23,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+# One BLAS thread unless told otherwise: the model's many small batched solves only lose time to BLAS
+# threads, 2-3x on a loaded 2-core machine (docs/performance.md). Must be set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 from recommender import feedback, store
 from recommender.data import DataError, Ratings, load_normalized, train_test_split
 from recommender.model import BayesianMF, rmse
+from recommender.runtime import NotConfigured, data_path, new_version
 
 METRIC = "recommender_train_rmse"
 DATA_SUBDIR = "movielens"
@@ -115,6 +120,7 @@ def save_model(folder: Path, trained: Trained, ratings: Ratings, args: argparse.
     user_ids, users = np.unique(ratings.user_id, return_inverse=True)
     item_ids, items = np.unique(ratings.item_id, return_inverse=True)
     user_factors, item_factors = trained.model.factors_matrix()
+    user_bias, item_bias = trained.model.biases()
     titles = [ratings.titles.get(int(i), f"movie {int(i)}") for i in item_ids]
     store.save(
         folder,
@@ -126,6 +132,8 @@ def save_model(folder: Path, trained: Trained, ratings: Ratings, args: argparse.
         seen_users=users,
         seen_items=items,
         titles=titles,
+        user_bias=user_bias,
+        item_bias=item_bias,
         info={
             "model": "BayesianMF (biased BPMF, Gibbs sampling)",
             "dataset": ratings.dataset,
@@ -146,8 +154,6 @@ def save_model(folder: Path, trained: Trained, ratings: Ratings, args: argparse.
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from myelin_sdk.runtime import NotConfigured, data_path, new_version
-
     try:
         data_folder = args.data or data_path() / DATA_SUBDIR
         ratings = subsample(load_normalized(data_folder), args.max_ratings, args.seed)

@@ -7,6 +7,7 @@ repository) when that folder exists, else a synthetic release with the same layo
 from __future__ import annotations
 
 import http.server
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -19,7 +20,8 @@ np = pytest.importorskip("numpy", reason="the recommender demo needs numpy (pip 
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "recommender_demo"
-ML100K = ROOT.parent / "shared" / "datasets" / "ml-100k"
+#: The real ml-100k files; ``MYELIN_TEST_ML100K`` points elsewhere (a missing folder: the synthetic release).
+ML100K = Path(os.environ.get("MYELIN_TEST_ML100K") or ROOT.parent / "shared" / "datasets" / "ml-100k")
 SUBSAMPLE_USERS = 150
 
 if str(DEMO) not in sys.path:
@@ -125,7 +127,7 @@ def http_server() -> Iterator[Callable[[Handler], Server]]:
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         started.append(server)
         server_info.url = f"http://127.0.0.1:{server.server_address[1]}"
         return server_info

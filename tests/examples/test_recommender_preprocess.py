@@ -143,12 +143,19 @@ def test_a_checksum_mismatch_is_an_error_and_leaves_nothing(zip_server, tmp_path
     assert "checksum mismatch" in capsys.readouterr().err
 
 
-def test_the_official_release_table():
+def test_the_official_release_table_and_defaults(monkeypatch, tmp_path):
     assert movielens.BASE_URL == "https://files.grouplens.org/datasets/movielens/"
     assert set(movielens.DATASETS) == {"ml-100k", "ml-1m"}
     for release in movielens.DATASETS.values():
         assert release.md5 and len(release.md5) == 32
-    assert preprocess.parse_args([]).dataset == "ml-1m" or os.environ.get("MOVIELENS_DATASET")
+    monkeypatch.delenv("MOVIELENS_DATASET", raising=False)
+    monkeypatch.delenv("MOVIELENS_DIR", raising=False)
+    args = preprocess.parse_args([])
+    assert args.dataset == "ml-1m" and args.data_dir is None
+    monkeypatch.setenv("MOVIELENS_DIR", str(tmp_path))
+    assert preprocess.parse_args([]).data_dir == tmp_path
+    monkeypatch.delenv("MOVIELENS_CACHE", raising=False)
+    assert movielens.default_cache_dir() == Path.home() / ".cache" / "myelin" / "movielens"
 
 
 def test_the_normalised_ratings_keep_numeric_types(release_dir, tmp_path):

@@ -59,7 +59,7 @@ def test_predict_accepts_the_shapes_seldon_passes(model):
     assert model.predict([str(user)]) == expected
 
 
-@pytest.mark.parametrize("bad", [[999999], [1, 999999], ["abc"], [1.5], []])
+@pytest.mark.parametrize("bad", [[999999], [1, 999999], ["abc"], [1.5], [True], []])
 def test_unknown_or_invalid_user_ids_are_a_400(model, bad):
     with pytest.raises(serving.SeldonMicroserviceException) as raised:
         model.predict(np.array(bad))
@@ -120,6 +120,12 @@ def test_the_fallback_publisher_without_the_sdk_pushes_the_same(pushgateway, mon
     assert push.method == "POST"
     assert push.path == "/metrics/job/ml-rec-deploy-myelin-recommender/model_version/deploy-v2"
     assert "recommender_deploy_accuracy_ml__rec 0.25" in push.body.decode()
+
+
+def test_a_reward_that_is_not_a_number_is_a_400(model):
+    with pytest.raises(serving.SeldonMicroserviceException) as raised:
+        model.send_feedback([[3]], [], "good", None)
+    assert raised.value.status_code == 400 and "invalid reward" in raised.value.message
 
 
 def test_send_feedback_without_a_pushgateway_does_not_fail(model, monkeypatch):

@@ -32,6 +32,9 @@ def test_train_writes_a_registry_version_with_the_metric(trained):
         assert arrays["user_factors"].shape[1] == arrays["item_factors"].shape[1]
         assert arrays["user_ids"].shape[0] == arrays["user_factors"].shape[0]
         assert arrays["item_ids"].shape[0] == arrays["item_factors"].shape[0]
+        assert arrays["user_bias"].shape == arrays["user_ids"].shape
+        assert arrays["item_bias"].shape == arrays["item_ids"].shape
+        assert np.all(np.isfinite(arrays["user_factors"])) and np.all(np.isfinite(arrays["item_factors"]))
     titles = json.loads((version.path / "titles.json").read_text())
     assert len(titles) == info_items(version.path)
 
@@ -96,6 +99,11 @@ def test_train_without_preprocessed_data_is_a_clear_error(tmp_path, monkeypatch,
     assert "run preprocess.py first" in capsys.readouterr().err
 
 
+def test_the_model_rejects_empty_settings():
+    with pytest.raises(ValueError, match="samples"):
+        BayesianMF(samples=0)
+
+
 def test_the_model_learns_on_real_movielens(real_ml100k):
     """Real ml-100k users 1..300: BayesianMF is well below the global mean and the bias-only fit."""
     data = np.loadtxt(real_ml100k / "u.data", dtype=np.int64)
@@ -111,3 +119,32 @@ def test_the_model_learns_on_real_movielens(real_ml100k):
     ours = rmse(model.predict(users[test_rows], items[test_rows]), values[test_rows])
     baseline = rmse(np.full(len(test_rows), values[train_rows].mean()), values[test_rows])
     assert ours < 0.97 < baseline, (ours, baseline)
+
+
+def test_the_fallback_registry_writes_versions_the_sdk_reads(tmp_path, monkeypatch):
+    """Without the SDK (a task image), recommender.runtime writes the registry layout of myelin_sdk."""
+    import importlib
+    import sys
+
+    import recommender.runtime
+
+    monkeypatch.setitem(sys.modules, "myelin_sdk.runtime", None)  # make `import myelin_sdk.runtime` fail
+    fallback = importlib.reload(recommender.runtime)
+    try:
+        assert fallback.SDK is False
+        with fallback.new_version(metrics={"recommender_train_rmse": 0.9}, root=tmp_path) as version:
+            (version.path / "model.npz").write_bytes(b"x")
+            assert version.path.name.startswith(".tmp-")
+        with pytest.raises(RuntimeError, match="boom"), fallback.new_version(root=tmp_path) as failed:
+            (failed.path / "partial").write_text("x")
+            raise RuntimeError("boom")
+        monkeypatch.delenv("DATA_PATH", raising=False)
+        with pytest.raises(fallback.NotConfigured, match="DATA_PATH"):
+            fallback.data_path()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(recommender.runtime)
+    [read] = versions(tmp_path)
+    assert read.path == version.committed.path and read.name == version.name
+    assert read.metrics == {"recommender_train_rmse": 0.9}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [version.name]

@@ -171,3 +171,37 @@ def test_pipeline_run_local(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "touched").exists()
+
+
+def test_a_relative_workdir_still_gives_tasks_absolute_paths(tmp_path: Path) -> None:
+    """Tasks run in their code's folder, not the runner's: DATA_PATH must not be relative to the runner."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "axon.yaml").write_text(
+        """\
+apiVersion: myelin.io/v1alpha1
+kind: Axon
+metadata: {name: relative}
+spec:
+  artifacts:
+    - {name: code, path: /src, local: {path: code}}
+  tasks:
+    - name: Write
+      container:
+        command: [python, -c, "import os; open(os.path.join(os.environ['DATA_PATH'], 'x'), 'w')"]
+        imageBuild: {repositoryName: w, artifact: code, buildLocation: /src, dockerfile: {}}
+  sensors:
+    - name: Start
+      tasks: [{resourceExecutor: {task: Write}}]
+"""
+    )
+    flags = ["--workdir", "work", "--until", "idle", "--port", "0", "--plain"]
+    result = subprocess.run(
+        [sys.executable, "-m", "myelin_sdk.cli", "run", "axon.yaml", *flags],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp_path.glob("work/.myelin/runs/*/store/data/x"))
+    assert not (tmp_path / "code" / "work").exists()

@@ -15,7 +15,7 @@ Everything is vectorised: the per-entity sufficient statistics are ``np.add.redu
 sorted by entity, and the per-entity Gaussians are drawn with batched Cholesky factorisations.
 
 The fitted model keeps ``keep`` thinned samples: the served prediction ``mu + mean_s(x_u^s . z_i^s)`` is
-one matrix product of the concatenated samples (see :meth:`BayesianMF.factors`).
+one matrix product of the concatenated samples (see :meth:`BayesianMF.factors_matrix`).
 """
 
 from __future__ import annotations
@@ -148,6 +148,13 @@ class BayesianMF:
     item_samples_: np.ndarray | None = field(default=None, init=False, repr=False)
     eval_prediction_: np.ndarray | None = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        for name in ("factors", "samples", "keep"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.burn_in < 0:
+            raise ValueError(f"burn_in must not be negative, not {self.burn_in}")
+
     def fit(
         self,
         users: np.ndarray,
@@ -229,6 +236,12 @@ class BayesianMF:
         p = np.transpose(users, (1, 0, 2)).reshape(n_users, -1) / s
         q = np.transpose(items, (1, 0, 2)).reshape(n_items, -1)
         return p.astype(np.float32), q.astype(np.float32)
+
+    def biases(self) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean (over the kept samples) of each user's and each item's bias."""
+        if self.user_samples_ is None or self.item_samples_ is None:
+            raise RuntimeError("the model is not fitted")
+        return self.user_samples_[:, :, -1].mean(axis=0), self.item_samples_[:, :, -1].mean(axis=0)
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predicted ratings for the pairs ``(users[j], items[j])``, clipped to ``rating_range``."""

@@ -3,8 +3,9 @@
 A model version folder (written by :func:`save`, inside a registry version of ``myelin_sdk.runtime``) holds::
 
     model.npz     user_factors (users x r, float32), item_factors (items x r, float32), mean (scalar),
-                  user_ids, item_ids (the dataset's ids, int64), seen_indptr, seen_items (CSR: the item
-                  indexes each user rated, excluded from recommendations)
+                  rating_range (lo, hi), user_ids, item_ids (the dataset's ids, int64), seen_indptr,
+                  seen_items (CSR: the item indexes each user rated, excluded from recommendations),
+                  user_bias, item_bias (informational: the biases are inside the factors too)
     titles.json   the title of each item index, in item order
     model.json    format, hyper-parameters, data set, metrics (informational)
 
@@ -45,6 +46,8 @@ def save(
     titles: list[str],
     info: dict[str, object],
     rating_range: tuple[float, float] = (1.0, 5.0),
+    user_bias: np.ndarray | None = None,
+    item_bias: np.ndarray | None = None,
 ) -> None:
     """Write a model into ``folder``; ``seen_users``/``seen_items`` are the (user, item) indexes rated."""
     folder = Path(folder)
@@ -62,6 +65,8 @@ def save(
         item_ids=np.asarray(item_ids, dtype=np.int64),
         seen_indptr=indptr,
         seen_items=si.astype(np.int32),
+        user_bias=np.asarray(user_bias if user_bias is not None else np.zeros(len(user_ids)), np.float32),
+        item_bias=np.asarray(item_bias if item_bias is not None else np.zeros(len(item_ids)), np.float32),
     )
     (folder / TITLES_FILE).write_text(json.dumps(titles, ensure_ascii=False), encoding="utf-8")
     (folder / INFO_FILE).write_text(json.dumps({"format": FORMAT, **info}, indent=2) + "\n", encoding="utf-8")
@@ -84,6 +89,10 @@ class ServingModel:
 
     def __post_init__(self) -> None:
         self._user_index = {int(u): j for j, u in enumerate(self.user_ids.tolist())}
+
+    def knows(self, user_id: int) -> bool:
+        """Whether ``user_id`` is one of the model's users."""
+        return int(user_id) in self._user_index
 
     def user_index(self, user_id: int) -> int:
         """The row of ``user_id`` (raises :class:`UnknownUser`)."""

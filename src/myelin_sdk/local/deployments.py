@@ -204,9 +204,7 @@ class Deployments:
             raise MyelinError(
                 f"deploy task {task.name!r}: no requirements.txt in {code} to build its environment"
             )
-        python = ensure_env(
-            requirements, self.ctx.env_cache, progress=lambda line: self.ctx.log(f"  env: {line}")
-        )
+        python = ensure_env(requirements, self.ctx.env_cache, progress=self._progress(task.name))
         env = self.ctx.task_env(task.name)
         trainer_models = self.ctx.run_dir.task_paths(backend.trainer)[contract.MODEL_PATH]
         env[contract.MODEL_PATH] = str(Path(trainer_models) / version)
@@ -218,7 +216,6 @@ class Deployments:
         return server
 
     def _serve(self, deployer: Deployer, served: list[dict[str, Any]]) -> None:
-        name = deployer_name(deployer)
         with self._lock:
             target = self._router(deployer)
             pairs = backend_weights(deployer.models[0])

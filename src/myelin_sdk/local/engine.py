@@ -157,7 +157,7 @@ class Engine:
             raise MyelinError(problems)
 
     def _open_run(self) -> tuple[RunDir, bool]:
-        workdir = self.options.workdir
+        workdir = self.options.workdir.resolve()  # tasks run in other folders: paths they get are absolute
         if self.options.resume:
             run = None if self.options.resume is True else str(self.options.resume)
             return RunDir(find_run(workdir, run)), True
@@ -440,7 +440,8 @@ class Engine:
         phase = "Succeeded" if code == 0 else "Failed"
         self.state.finish_task_run(task_run, SUCCEEDED if code == 0 else FAILED, code)
         if code == 0:
-            self.log(f"task {name} succeeded")
+            last = tail(log, 1).strip()
+            self.log(f"task {name} succeeded" + (f": {last}" if last and not last.startswith("#") else ""))
         else:
             self.log(f"task {name} failed with exit status {code}; last lines of {log}:\n{tail(log)}")
         self.emit(

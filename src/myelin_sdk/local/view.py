@@ -4,6 +4,7 @@ endpoints (rich) under them. Piped (CI, ``make demo | tee``) or with ``--plain``
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,16 @@ class View:
     def __init__(self, live: bool) -> None:
         self.live = live
         self._live: Any = None
+        self._lock = threading.Lock()
 
     def line(self, text: str) -> None:
-        if self._live is not None:
-            self._live.console.print(text, markup=False, highlight=False)
-        else:
-            print(text, flush=True)
+        """One log line, whole: lines of concurrent sensors never interleave."""
+        with self._lock:
+            if self._live is not None:
+                self._live.console.print(text, markup=False, highlight=False)
+            else:
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
 
     @contextmanager
     def showing(self, engine: Engine) -> Iterator[None]:
@@ -65,7 +70,3 @@ class _Table:
             served = ", ".join(f"{v['label']} {v['traffic']}%" for v in snap["deployments"].get(name, []))
             table.add_row("endpoint", name, f"{url}/predict  [{served}]")
         return table
-
-
-def stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
