@@ -36,12 +36,15 @@ manifests: $(STAMP) ## the cluster path: lint the demo and compile it to build/r
 	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -n myelin -o build/recommender-demo
 	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
 
-benchmark: $(STAMP) ## RMSE and fit time of the recommender against Surprise's SVD and SVD++ (docs/performance.md)
-	$(PY) benchmarks/run.py
+BENCH_VENV ?= .venv-bench
+benchmark: ## the recommender against Surprise's SVD and SVD++ on 5 folds of MovieLens 100k (MOVIELENS_DIR=...)
+	@test -n "$(MOVIELENS_DIR)" || { echo "set MOVIELENS_DIR to an extracted ml-100k (e.g. ../shared/datasets/ml-100k)"; exit 2; }
+	test -x $(BENCH_VENV)/bin/python || { $(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements.txt; }
+	$(BENCH_VENV)/bin/python benchmarks/run.py --data-dir $(MOVIELENS_DIR)
 
 docs: $(STAMP) ## build the documentation site into build/site (mkdocs)
 	$(PY) -m pip install --quiet -e '.[dev,docs]'
 	$(VENV)/bin/mkdocs build --strict -d build/site
 
 clean: ## remove the virtual environment and build output
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -139,7 +139,7 @@ def show_recommendations(endpoint: str, users: list[int]) -> None:
         print(f"  user {user}:")
         for row in (r for r in rows if int(r["user_id"]) == user):
             print(
-                f"    {int(row['rank'])}. {row['title']:<50} predicted {float(row['predicted_rating']):.2f}"
+                f"    {int(row['rank'])}. {row['title']:<56} predicted {float(row['predicted_rating']):.2f}"
             )
 
 
