@@ -219,12 +219,8 @@ def throughput_client(port: int, path: str, threads: int, seconds: float) -> tup
     return sum(counts), time.perf_counter() - began
 
 
-def bench_router(n: int, threads: int, seconds: float, nodelay: bool = False) -> list[Row]:
-    from myelin_sdk.local import router as router_module
+def bench_router(n: int, threads: int, seconds: float) -> list[Row]:
     from myelin_sdk.local.router import Route, Router
-
-    if nodelay:  # what-if: the router's handler with TCP_NODELAY (not what the SDK ships)
-        router_module._Handler.disable_nagle_algorithm = True
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
@@ -362,11 +358,6 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller N and 1 s throughput windows")
-    parser.add_argument(
-        "--router-nodelay",
-        action="store_true",
-        help="what-if: set TCP_NODELAY on the router's handler before measuring it (patched in process)",
-    )
     args = parser.parse_args(argv)
     quick = args.quick
     cli_runs, requests, seconds = (3, 200, 1.0) if quick else (10, 2000, 5.0)
@@ -374,11 +365,15 @@ def main(argv: list[str] | None = None) -> int:
 
     progress(f"python {platform.python_version()}, {os.cpu_count()} cores, quick={quick}")
     rows = bench_cli(cli_runs)
-    rows += bench_router(requests, threads=4, seconds=seconds, nodelay=args.router_nodelay)
+    rows += bench_router(
+        requests,
+        threads=4,
+        seconds=seconds,
+    )
     with tempfile.TemporaryDirectory(prefix="myelin-runner-bench-") as tmp:
         rows += bench_metrics(metric_n, holds_n, Path(tmp))
         rows += bench_state(state_n, Path(tmp))
-    flags = " ".join(f for f, on in (("--quick", quick), ("--router-nodelay", args.router_nodelay)) if on)
+    flags = "--quick" if quick else ""
     print(
         f"python {platform.python_version()} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} cores{f' ({flags})' if flags else ''}\n"

@@ -138,6 +138,12 @@ def test_ctrl_c_or_sigterm_stops_every_task_group(tmp_path: Path, signum: int) -
     assert runner.returncode == 130, out
     assert "resume with `myelin run PATH --resume`" in out
     assert "Traceback" not in out
+    assert "task Sleep stopped; a resumed run runs it again" in out
+    assert "failed" not in out  # stopping is not the task's failure
+    [db] = list(tmp_path.glob(".myelin/runs/*/state.db"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM task_runs").fetchall() == [("interrupted",)]
+        assert conn.execute("SELECT status FROM sensor_runs").fetchall() == [("running",)]  # resumable
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
 

@@ -18,6 +18,8 @@ import pytest
 from myelin_sdk import Axon
 from myelin_sdk.local import RunOptions, run_local
 
+from support.fake_apiserver import run_cli
+
 TOY = Path(__file__).parent / "toy"
 
 pytestmark = pytest.mark.slow
@@ -44,7 +46,9 @@ def _wait(predicate, timeout: float, what: str, run) -> None:
     pytest.fail(f"timed out waiting for {what}; log:\n" + "\n".join(run.lines[-40:]))
 
 
-def test_train_gate_deploy_feedback_alert_retrain_canary(tmp_path: Path, serving_env_cache: Path) -> None:
+def test_train_gate_deploy_feedback_alert_retrain_canary(
+    tmp_path: Path, serving_env_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (TOY / "axon.yaml").read_text().replace("REPLACED-BY-THE-TEST", str(_git_repo(tmp_path)))
     axon = Axon.from_yaml(text)
     options = RunOptions(workdir=tmp_path, port=0, alert_interval=0.5, env_cache=serving_env_cache)
@@ -54,6 +58,8 @@ def test_train_gate_deploy_feedback_alert_retrain_canary(tmp_path: Path, serving
         assert run.predict([1, 2])["data"]["ndarray"] == [2, 4]  # factor 2: the first training
         first = run.status()["deployments"]["toy"]
         assert [v["traffic"] for v in first] == [100]
+        code, out, _ = run_cli(capsys, "endpoint", "--local", "--workdir", str(tmp_path))
+        assert code == 0 and out == f"toy: {run.endpoint()}/predict  {run.endpoint()}/send-feedback\n"
 
         request = {"data": {"ndarray": [1]}}
         for _ in range(3):

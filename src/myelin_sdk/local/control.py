@@ -47,6 +47,7 @@ class ControlServer:
 
 class _Handler(BaseHTTPRequestHandler):
     engine: Engine
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

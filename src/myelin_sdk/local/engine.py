@@ -436,7 +436,9 @@ class Engine:
             with self._lock:
                 self._processes.pop(task_run, None)
         if code is None:
-            return False  # stopped: the task run stays 'running' so that a resume runs it again
+            self.state.finish_task_run(task_run, "interrupted", None)
+            self.log(f"task {name} stopped; a resumed run runs it again")
+            return False
         phase = "Succeeded" if code == 0 else "Failed"
         self.state.finish_task_run(task_run, SUCCEEDED if code == 0 else FAILED, code)
         if code == 0:

@@ -93,11 +93,14 @@ class TaskProcess:
         """Wait for the exit status; stop the group and return None when ``stop`` is set first."""
         while True:
             try:
-                return self.popen.wait(timeout=poll)
+                code = self.popen.wait(timeout=poll)
             except subprocess.TimeoutExpired:
                 if stop.is_set():
                     self.stop()
                     return None
+            else:
+                # killed because the runner is stopping (the group got SIGTERM first): not the task's failure
+                return None if stop.is_set() and code != 0 else code
 
     def stop(self) -> None:
         kill_group(self.popen.pid)

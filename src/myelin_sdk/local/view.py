@@ -51,22 +51,26 @@ class _Table:
 
     def __rich__(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         try:
             snap = self.engine.snapshot()
         except Exception:
             return ""
         table = Table(title=f"axon {snap['axon']} — run {snap['run']}", expand=False)
+        def row(*cells: str) -> None:
+            table.add_row(*(Text(cell) for cell in cells))  # names and URLs are not rich markup
+
         table.add_column("what")
         table.add_column("name")
         table.add_column("state")
         for s in snap["sensors"]:
-            table.add_row("sensor", s["name"], f"{s['state']} ({s['runs']} runs, last {s['last'] or '-'})")
+            row("sensor", s["name"], f"{s['state']} ({s['runs']} runs, last {s['last'] or '-'})")
         for t in snap["tasks"][-5:]:
-            table.add_row("task", t["task"], t["status"])
+            row("task", t["task"], t["status"])
         for name, value in sorted(snap["metrics"].items()):
-            table.add_row("metric", name, f"{value:.4g}")
+            row("metric", name, f"{value:.4g}")
         for name, url in snap["endpoints"].items():
             served = ", ".join(f"{v['label']} {v['traffic']}%" for v in snap["deployments"].get(name, []))
-            table.add_row("endpoint", name, f"{url}/predict  [{served}]")
+            row("endpoint", name, f"{url}/predict  [{served}]")
         return table
