@@ -59,7 +59,7 @@ def test_env_is_built_once_and_then_cached(light_requirements: Path, tmp_path: P
     (stale / "bin" / "python").touch()
 
     lines: list[str] = []
-    python = ensure_env(light_requirements, cache, progress=lines.append)
+    python = ensure_env(light_requirements, cache, progress=lines.append, seldon=False)
     assert python == cache / key / "bin" / "python"
     assert not stale.exists()
     assert any("pip install" in line for line in lines)
@@ -69,7 +69,7 @@ def test_env_is_built_once_and_then_cached(light_requirements: Path, tmp_path: P
 
     started = time.monotonic()
     again: list[str] = []
-    assert ensure_env(light_requirements, cache, progress=again.append) == python
+    assert ensure_env(light_requirements, cache, progress=again.append, seldon=False) == python
     assert again == [] and time.monotonic() - started < 0.5
 
     # the SDK's source is copied without caches; it imports there without the SDK's heavy dependencies
@@ -95,7 +95,9 @@ def test_concurrent_callers_share_one_build(light_requirements: Path, tmp_path: 
     results: list[Path] = []
     threads = [
         threading.Thread(
-            target=lambda: results.append(ensure_env(light_requirements, cache, progress=lines.append))
+            target=lambda: results.append(
+                ensure_env(light_requirements, cache, progress=lines.append, seldon=False)
+            )
         )
         for _ in range(2)
     ]
@@ -113,14 +115,14 @@ def test_failed_build_leaves_no_cache_entry(tmp_path: Path) -> None:
     requirements.write_text("./no-such-package-dir\n")
     cache = tmp_path / "envs"
     with pytest.raises(ServingError) as caught:
-        ensure_env(requirements, cache)
+        ensure_env(requirements, cache, seldon=False)
     message = str(caught.value)
     assert "pip install" in message and "exited with status" in message
     assert "no-such-package-dir" in message  # pip's own complaint, from the log's tail
-    key = env_key(requirements.read_text())
-    assert not (cache / key).exists()
-    assert not list(cache.glob(".*.tmp-*"))
-    assert "no-such-package-dir" in (cache / f"{key}.failed.log").read_text()
+    left = sorted(p.name for p in cache.iterdir())
+    assert [name for name in left if not name.endswith((".lock", ".failed.log"))] == []  # no env, no temp
+    [failed] = [name for name in left if name.endswith(".failed.log")]
+    assert "no-such-package-dir" in (cache / failed).read_text()
 
 
 def test_unreadable_requirements(tmp_path: Path) -> None:
@@ -134,6 +136,13 @@ def test_setuptools_pin_detection() -> None:
         pins("setuptools<82\n") and pins("Setuptools==80.0 ; python_version>'3'\n") and pins("setuptools\n")
     )
     assert not pins("seldon-core==1.17.1\n# setuptools<82\nsetuptools-scm>=8\n-r other.txt\n")
+
+
+def test_seldon_core_and_setuptools_are_added_unless_named() -> None:
+    extra = serving._extra_requirements
+    assert extra("numpy<2\n") == ["seldon-core==1.17.1", "setuptools<82"]
+    assert extra("Seldon_Core==1.17.1\nsetuptools<81\n") == []
+    assert extra("numpy\n", seldon=False) == ["setuptools<82"]
 
 
 def test_env_key_depends_on_every_part() -> None:

@@ -29,11 +29,10 @@ none) is false when a metric under it has no data.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -50,6 +49,7 @@ from ..spec.expressions import (
     MetricCondition,
     Not,
     Number,
+    compare,
 )
 from .metrics_store import MetricStore, PushgatewayServer, Series
 
@@ -104,19 +104,6 @@ class MetricsBackend(Protocol):
 
 _Signature = frozenset[tuple[str, str]]
 
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-def _compare(op: str, left: float, right: float) -> bool:
-    return not (math.isnan(left) or math.isnan(right)) and _COMPARE[op](left, right)
-
 
 def _metrics_under(node: ConditionNode) -> Iterable[str]:
     if isinstance(node, Comparison):
@@ -135,16 +122,16 @@ def _vector(node: ConditionNode, series: Mapping[str, list[Series]], match_label
             return {
                 sig
                 for s in series[left.name]
-                if (sig := frozenset(s.labels.items())) in others and _compare(node.op, s.value, others[sig])
+                if (sig := frozenset(s.labels.items())) in others and compare(node.op, s.value, others[sig])
             }
         if isinstance(left, Metric) and isinstance(right, Number):
             number = right.value
             return {
-                frozenset(s.labels.items()) for s in series[left.name] if _compare(node.op, s.value, number)
+                frozenset(s.labels.items()) for s in series[left.name] if compare(node.op, s.value, number)
             }
         assert isinstance(left, Number) and isinstance(right, Metric)
         number = left.value
-        return {frozenset(s.labels.items()) for s in series[right.name] if _compare(node.op, number, s.value)}
+        return {frozenset(s.labels.items()) for s in series[right.name] if compare(node.op, number, s.value)}
     if isinstance(node, BoolOp):
         vectors = [_vector(child, series, match_labels) for child in node.operands]
         if node.op == "or":

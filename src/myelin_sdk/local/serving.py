@@ -11,8 +11,9 @@ environment built from its own ``requirements.txt``, cached by content, and each
     server.url                             # http://127.0.0.1:<port>, the Seldon v1 protocol (DESIGN §5)
     server.stop()                          # SIGTERM to the whole group, SIGKILL after a grace period
 
-The environment gets ``setuptools<82`` unless the requirements pin setuptools (seldon-core imports
-``pkg_resources``), and a copy of the SDK's own ``myelin_sdk`` package, so model code can
+The environment gets ``seldon-core==1.17.1`` unless the requirements name seldon-core (an s2i builder image
+would bring it), ``setuptools<82`` unless they pin setuptools (seldon-core imports ``pkg_resources``), and a
+copy of the SDK's own ``myelin_sdk`` package, so model code can
 ``from myelin_sdk.runtime import publish_metric`` (the runtime needs only the standard library and
 ``prometheus_client``, which seldon-core brings).
 
@@ -67,6 +68,8 @@ __all__ = [
 HEALTH_PATH = "/health/ping"
 #: What seldon-core 1.17.1 needs when the requirements leave setuptools open (it imports ``pkg_resources``).
 SETUPTOOLS_PIN = "setuptools<82"
+#: The microservice, when the requirements do not name seldon-core: 1.17.1, the last Apache-2.0 release.
+SELDON_CORE_PIN = "seldon-core==1.17.1"
 #: Modules the model server must not load by importing ``myelin_sdk.runtime`` (heavy, not installed there).
 _HEAVY = ("pydantic", "hera", "yaml", "kubernetes")
 _LOG_NAME = "build.log"
@@ -180,8 +183,8 @@ def env_key(requirements_text: str, *, stamp: str | None = None) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def _pins_setuptools(requirements_text: str) -> bool:
-    """Whether a requirements file names setuptools itself (any version specifier or none)."""
+def _names(requirements_text: str, package: str) -> bool:
+    """Whether a requirements file names ``package`` itself (any version specifier or none)."""
     for raw in requirements_text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
@@ -189,9 +192,20 @@ def _pins_setuptools(requirements_text: str) -> bool:
         name = line
         for stop in "<>=!~;[ @":
             name = name.split(stop, 1)[0]
-        if name.strip().lower().replace("_", "-") == "setuptools":
+        if name.strip().lower().replace("_", "-") == package:
             return True
     return False
+
+
+def _pins_setuptools(requirements_text: str) -> bool:
+    return _names(requirements_text, "setuptools")
+
+
+def _extra_requirements(requirements_text: str, seldon: bool = True) -> list[str]:
+    """What the environment needs beyond the task's requirements: seldon-core itself (an s2i builder image
+    brings it, so requirements files often leave it out) and ``setuptools<82``, unless they name them."""
+    extra = [] if not seldon or _names(requirements_text, "seldon-core") else [SELDON_CORE_PIN]
+    return extra + ([] if _pins_setuptools(requirements_text) else [SETUPTOOLS_PIN])
 
 
 def ensure_env(
@@ -199,8 +213,12 @@ def ensure_env(
     cache_dir: Path,
     *,
     progress: Callable[[str], None] = _no_progress,
+    seldon: bool = True,
 ) -> Path:
     """The Python of a virtual environment with ``requirements`` installed, built once and cached.
+
+    With ``seldon`` (the default), ``seldon-core==1.17.1`` is added when the requirements do not name
+    seldon-core; ``setuptools<82`` always is, unless they pin setuptools.
 
     The environment lives in ``cache_dir/<key>/`` (:func:`env_key`). It is built in a temporary folder next
     to it and renamed into place when complete, so a killed build never counts as cached; a lock file
@@ -215,7 +233,8 @@ def ensure_env(
         raise ServingError(f"cannot read the model requirements {requirements}: {exc}") from exc
     cache_dir = Path(cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = env_key(text)
+    extra = _extra_requirements(text, seldon)
+    key = env_key(text + "".join(f"\n{e}" for e in extra))
     final = cache_dir / key
     python = final / "bin" / "python"
     if python.exists():
@@ -230,7 +249,7 @@ def ensure_env(
         build = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=cache_dir))
         build.chmod(0o755)
         try:
-            _build(build, final, requirements, text, progress)
+            _build(build, final, requirements, extra, progress)
             build.rename(final)
             (cache_dir / f"{key}.failed.log").unlink(missing_ok=True)
         except BaseException:
@@ -256,14 +275,15 @@ def _locked(path: Path, progress: Callable[[str], None] = _no_progress) -> Itera
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _build(build: Path, final: Path, requirements: Path, text: str, progress: Callable[[str], None]) -> None:
+def _build(
+    build: Path, final: Path, requirements: Path, extra: list[str], progress: Callable[[str], None]
+) -> None:
     """Create the venv in ``build``, install, copy ``myelin_sdk``, check it, and point it at ``final``."""
     log = build / _LOG_NAME
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     python = build / "bin" / "python"
-    extra = [] if _pins_setuptools(text) else [SETUPTOOLS_PIN]
     steps: list[tuple[str, list[str]]] = [
         ("create the virtual environment", [sys.executable, "-m", "venv", str(build)]),
         # --no-compile: .pyc files would record the temporary path; they are written on first import instead.
@@ -294,7 +314,7 @@ def _build(build: Path, final: Path, requirements: Path, text: str, progress: Ca
     _relocate(build, final)
     info = {
         "requirements": str(requirements),
-        "requirements_text": text,
+        "requirements_text": requirements.read_text(encoding="utf-8"),
         "added": extra,
         "python": sys.version,
         "runtime_stamp": runtime_stamp(),

@@ -58,6 +58,7 @@ class _Table:
         except Exception:
             return ""
         table = Table(title=f"axon {snap['axon']} — run {snap['run']}", expand=False)
+
         def row(*cells: str) -> None:
             table.add_row(*(Text(cell) for cell in cells))  # names and URLs are not rich markup
 

@@ -78,6 +78,7 @@ __all__ = [
     "Not",
     "Number",
     "Operand",
+    "compare",
     "contains_placeholder",
     "parse_alert_condition",
     "parse_metric_condition",
@@ -224,6 +225,15 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def compare(op: str, left: float, right: float) -> bool:
+    """One comparison of the condition language: false whenever a side is NaN (``!=`` included).
+
+    >>> compare("<", 0.5, 0.9), compare("!=", float("nan"), 1.0)
+    (True, False)
+    """
+    return not (math.isnan(left) or math.isnan(right)) and _COMPARE[op](left, right)
+
+
 @dataclass(frozen=True)
 class Metric:
     """A ``{{name}}`` operand."""
@@ -306,11 +316,7 @@ def _operand_value(operand: Operand, values: Mapping[str, float]) -> float:
 
 def _evaluate(node: ConditionNode, values: Mapping[str, float]) -> bool:
     if isinstance(node, Comparison):
-        left = _operand_value(node.left, values)
-        right = _operand_value(node.right, values)
-        if math.isnan(left) or math.isnan(right):
-            return False
-        return _COMPARE[node.op](left, right)
+        return compare(node.op, _operand_value(node.left, values), _operand_value(node.right, values))
     if isinstance(node, BoolOp):
         if node.op == "and":
             return all(_evaluate(child, values) for child in node.operands)
