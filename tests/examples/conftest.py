@@ -155,3 +155,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory, release_dir: Path) -> dict
     assert preprocess.main(["--data-dir", str(release_dir), "--out", str(data / "movielens")]) == 0
     assert train.main(["--quick", "--data", str(data / "movielens"), "--models", str(models)]) == 0
     return {"data": data, "models": models}
+
+
+@pytest.fixture(autouse=True)
+def _no_movielens_settings(monkeypatch):
+    """The tests choose their own data: the caller's MOVIELENS_* settings (CI exports MOVIELENS_DIR for the
+    demo) must not reach preprocess.py."""
+    for name in (
+        "MOVIELENS_DIR",
+        "MOVIELENS_DATASET",
+        "MOVIELENS_CACHE",
+        "MOVIELENS_BASE_URL",
+        "MOVIELENS_SHA256",
+    ):
+        monkeypatch.delenv(name, raising=False)
