@@ -32,12 +32,13 @@ from typing import Any, Literal
 
 from .. import contract
 from ..errors import Diagnostic, MyelinError
-from ..spec import Alert, Axon, Calendar, Lifecycle, Rest, Sensor, SensorStep
+from ..spec import Alert, Axon, Lifecycle, Rest, Sensor, SensorStep
 from ..spec.expressions import MetricCondition, parse_alert_condition, parse_metric_condition
 from .deployments import Deployments, ServingContext, check_deployer, deployer_name
 from .executor import TaskProcess, group_alive, kill_group, tail
 from .gates import run_gate
 from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State
+from .triggers import TimedTriggers, duration_seconds
 from .workspace import (
     RunDir,
     base_env,
@@ -76,16 +77,6 @@ class RunOptions:
     namespace: str = "local"
 
 
-def _duration(text: str) -> float:
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for unit in ("ms", "s", "m", "h"):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(text[: -len(unit)]) * units[unit]
-    from ..runtime.gate import parse_duration
-
-    return parse_duration(text)
-
-
 class Engine:
     """Runs one axon locally; thread-safe; ``start`` returns once everything is listening."""
 
@@ -106,8 +97,7 @@ class Engine:
         self._active: dict[str, threading.Thread] = {}
         self._processes: dict[int, TaskProcess] = {}
         self._deployed = threading.Event()
-        self._firing: dict[tuple[str, str], bool] = {}
-        self._threads: list[threading.Thread] = []
+        self.triggers = TimedTriggers(self)
         self.failures: list[str] = []
         self.run_dir: RunDir | None = None
         self.state: State | None = None
@@ -239,7 +229,7 @@ class Engine:
             for sensor in self.axon.sensors:
                 if not sensor.triggers:
                     self.emit("start", sensor.name, {}, [sensor.name])
-        self._start_triggers()
+        self.triggers.start()
 
     def _start_metrics(self, run_dir: RunDir) -> None:
         from .metrics import EmbeddedMetrics, PrometheusMetrics
@@ -275,9 +265,7 @@ class Engine:
             self._launch(sensor_run.sensor, sensor_run.id)
         for event in self.state.events(unhandled=True):
             self._dispatch(event.id, event.kind, event.name, self._targets(event.kind, event.name))
-        for event in self.state.events():
-            if event.kind in ("alert", "resolved"):
-                self._firing[(event.detail.get("sensor", ""), event.name)] = event.kind == "alert"
+        self.triggers.restore(self.state.events())
 
     # ------------------------------------------------------------------ events
 
@@ -366,7 +354,7 @@ class Engine:
 
             verdict = run_gate(
                 holds,
-                interval_s=_duration(condition.interval),
+                interval_s=duration_seconds(condition.interval),
                 count=condition.count,
                 failure_limit=condition.failure_limit,
                 stop=self.stop_event,
@@ -453,74 +441,6 @@ class Engine:
             self._targets("lifecycle", f"{name}:{phase}"),
         )
         return code == 0
-
-    # ------------------------------------------------------------------ alerts and timers
-
-    def _start_triggers(self) -> None:
-        alerts = [(s, t) for s in self.axon.sensors for t in s.triggers if isinstance(t, Alert)]
-        if alerts:
-            self._spawn("alerts", self._alert_loop, alerts)
-        for sensor in self.axon.sensors:
-            for trigger in sensor.triggers:
-                if isinstance(trigger, Calendar):
-                    self._spawn(f"calendar-{sensor.name}", self._calendar_loop, sensor, trigger)
-
-    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _alert_loop(self, alerts: list[tuple[Sensor, Alert]]) -> None:
-        parsed = {(s.name, a.name): parse_alert_condition(a.condition) for s, a in alerts}
-        since: dict[tuple[str, str], float | None] = {}
-        failing = False
-        while not self.stop_event.wait(self.options.alert_interval):
-            for sensor, alert in alerts:
-                key = (sensor.name, alert.name)
-                try:
-                    holds = bool(self.metrics.holds(parsed[key]))
-                    failing = False
-                except MyelinError as exc:
-                    if not failing:
-                        self.log(f"alert {alert.name}: cannot evaluate: {exc}")
-                    failing = True
-                    continue
-                if not holds:
-                    since[key] = None
-                    if self._firing.get(key):
-                        self._firing[key] = False
-                        self.emit("resolved", alert.name, {"sensor": sensor.name}, [])
-                    continue
-                start = since.get(key) or time.monotonic()
-                since[key] = start
-                needed = _duration(alert.for_) if alert.for_ else 0.0
-                if not self._firing.get(key) and time.monotonic() - start >= needed:
-                    self._firing[key] = True
-                    self.emit(
-                        "alert",
-                        alert.name,
-                        {"sensor": sensor.name, "condition": alert.condition},
-                        [sensor.name],
-                    )
-
-    def _calendar_loop(self, sensor: Sensor, trigger: Calendar) -> None:
-        if trigger.interval:
-            period = _duration(trigger.interval)
-            while not self.stop_event.wait(period):
-                self.emit("calendar", trigger.name, {"sensor": sensor.name}, [sensor.name])
-            return
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
-
-        from croniter import croniter
-
-        zone = ZoneInfo(trigger.timezone) if trigger.timezone else None
-        schedule = croniter(trigger.schedule, datetime.now(zone))
-        while True:
-            due = schedule.get_next(float)
-            if self.stop_event.wait(max(0.0, due - time.time())):
-                return
-            self.emit("calendar", trigger.name, {"sensor": sensor.name}, [sensor.name])
 
     # ------------------------------------------------------------------ status and waiting
 

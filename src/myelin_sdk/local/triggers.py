@@ -1,0 +1,130 @@
+"""Triggers that fire on their own: Alerts (evaluated on an interval) and Calendars (timers).
+
+An Alert fires when its condition starts to hold — after holding for its ``for`` duration — once; it fires
+again only after it resolved (a ``resolved`` event is recorded). A Calendar fires every ``interval`` or on
+its cron ``schedule`` (croniter; ``timezone`` honoured). Both hand their events to the engine::
+
+    triggers = TimedTriggers(engine)
+    triggers.restore(state.events())      # on --resume: alerts that were firing are still firing
+    triggers.start()                      # daemon threads; they end when engine.stop_event is set
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MyelinError
+from ..spec import Alert, Calendar, Sensor
+from ..spec.expressions import parse_alert_condition
+from .state import Event
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+_PROMETHEUS_UNITS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+
+
+def duration_seconds(text: str) -> float:
+    """A duration as Prometheus and the Axon write it: ``500ms``, ``10s``, ``1.5m``, ``1h30m``, ``2d``.
+
+    >>> duration_seconds("1h30m"), duration_seconds("500ms")
+    (5400.0, 0.5)
+    """
+    parts = _PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"invalid duration {text!r}: expected e.g. 500ms, 10s, 5m, 1h30m")
+    return sum(float(n) * _PROMETHEUS_UNITS[u] for n, u in parts)
+
+
+class TimedTriggers:
+    """The alert loop and the calendar timers of one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.firing: dict[tuple[str, str], bool] = {}
+        self.threads: list[threading.Thread] = []
+
+    def restore(self, events: Iterable[Event]) -> None:
+        """Which alerts were firing when the run stopped, from its recorded alert and resolved events."""
+        for event in events:
+            if event.kind in ("alert", "resolved"):
+                self.firing[(event.detail.get("sensor", ""), event.name)] = event.kind == "alert"
+
+    def start(self) -> None:
+        sensors = self.engine.axon.sensors
+        alerts = [(s, t) for s in sensors for t in s.triggers if isinstance(t, Alert)]
+        if alerts:
+            self._spawn("alerts", self._alert_loop, alerts)
+        for sensor in sensors:
+            for trigger in sensor.triggers:
+                if isinstance(trigger, Calendar):
+                    self._spawn(f"calendar-{sensor.name}", self._calendar_loop, sensor, trigger)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _alert_loop(self, alerts: list[tuple[Sensor, Alert]]) -> None:
+        engine = self.engine
+        parsed = {(s.name, a.name): parse_alert_condition(a.condition) for s, a in alerts}
+        since: dict[tuple[str, str], float | None] = {}
+        failing: set[tuple[str, str]] = set()
+        while not engine.stop_event.wait(engine.options.alert_interval):
+            for sensor, alert in alerts:
+                key = (sensor.name, alert.name)
+                try:
+                    holds = bool(engine.metrics.holds(parsed[key]))
+                except MyelinError as exc:
+                    if key not in failing:  # said once, until it works again
+                        engine.log(f"alert {alert.name}: cannot evaluate: {exc}")
+                    failing.add(key)
+                    continue
+                failing.discard(key)
+                if not holds:
+                    since[key] = None
+                    if self.firing.get(key):
+                        self.firing[key] = False
+                        engine.emit("resolved", alert.name, {"sensor": sensor.name}, [])
+                    continue
+                start = since.get(key) or time.monotonic()
+                since[key] = start
+                needed = duration_seconds(alert.for_) if alert.for_ else 0.0
+                if not self.firing.get(key) and time.monotonic() - start >= needed:
+                    self.firing[key] = True
+                    detail = {"sensor": sensor.name, "condition": alert.condition}
+                    engine.emit("alert", alert.name, detail, [sensor.name])
+
+    def _calendar_loop(self, sensor: Sensor, trigger: Calendar) -> None:
+        engine = self.engine
+        detail = {"sensor": sensor.name}
+        if trigger.interval:
+            period = duration_seconds(trigger.interval)
+            while not engine.stop_event.wait(period):
+                engine.emit("calendar", trigger.name, detail, [sensor.name])
+            return
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from croniter import croniter
+
+        zone = ZoneInfo(trigger.timezone) if trigger.timezone else None
+        schedule = croniter(trigger.schedule, datetime.now(zone))
+        while True:
+            due = schedule.get_next(float)
+            if engine.stop_event.wait(max(0.0, due - time.time())):
+                return
+            engine.emit("calendar", trigger.name, detail, [sensor.name])
