@@ -1,4 +1,4 @@
-"""The examples in the local runner's docstrings (and the shared traffic rule's) are run, so they stay true."""
+"""The examples in the local runner's docstrings (and the traffic rule's) are run, so they stay true."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pytest
 
 @pytest.mark.parametrize(
     "name",
-    ["myelin_sdk.traffic", "myelin_sdk.local.triggers", "myelin_sdk.local.router", "myelin_sdk.spec.expressions"],
+    [
+        "myelin_sdk.traffic",
+        "myelin_sdk.local.triggers",
+        "myelin_sdk.local.router",
+        "myelin_sdk.spec.expressions",
+    ],
 )
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
