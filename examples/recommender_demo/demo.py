@@ -211,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     code = runner.stop()
-    print(f"\nDone. The run's state, logs and models are under {args.workdir}/.myelin/runs/ "
-          f"(runner exit status {code}).")  # fmt: skip
+    where = f"{args.workdir}/.myelin/runs/"
+    print(f"\nDone: the runner was stopped as Ctrl-C would (status {code}); its state, logs and models are")
+    print(f"under {where} (myelin status --local --workdir {args.workdir})")
     return 0
 
 
