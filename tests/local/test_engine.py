@@ -231,3 +231,25 @@ def test_unsupported_parts_are_refused_before_anything_runs(tmp_path: Path) -> N
         _start(axon, tmp_path)
     assert "task 'NoCommand' has no command to run locally" in str(err.value)
     assert not list((tmp_path / ".myelin" / "runs").glob("*"))
+
+
+def test_a_taken_port_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    import socket
+
+    from myelin_sdk import BackendModel, Deployer, DeployTask, Model, TrainTask
+
+    with Axon("ported") as axon:
+        train = TrainTask("Train", command=_count("train"))
+        serve = DeployTask("Serve", command=["true"])
+        deployer = Deployer(
+            models=[Model("M", backend_models=[BackendModel("B", trainer=train, deployer=serve)])]
+        )
+        Sensor("Start", tasks=[train, deployer])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MyelinError, match=rf"--port {port}: cannot listen there .* pass another --port"):
+            run_local(axon, RunOptions(workdir=tmp_path, port=port))
+    assert not (tmp_path / "train.log").exists()
+    assert not list((tmp_path / ".myelin" / "runs").glob("*"))

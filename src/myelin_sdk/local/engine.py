@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -153,9 +154,24 @@ class Engine:
             return RunDir(find_run(workdir, run)), True
         return RunDir(runs_root(workdir) / new_run_id()), False
 
+    def _check_port(self) -> None:
+        """The endpoint's port must be free now, not found taken after the first training."""
+        port = self.options.port
+        if not port or not any(s.deployer for x in self.axon.sensors for s in x.tasks):
+            return
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise MyelinError(
+                    f"--port {port}: cannot listen there ({exc.strerror}) — pass another --port "
+                    "(0 picks a free one)"
+                ) from None
+
     def start(self) -> None:
         """Check the axon, prepare the run dir, start metrics, serving and triggers, fire start sensors."""
         self.check()
+        self._check_port()
         run_dir, resumed = self._open_run()
         fresh = not run_dir.root.exists()
         try:
