@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.fake_apiserver import run_cli
+from support.processes import spawn_myelin
 
 AXON = """\
 apiVersion: myelin.io/v1alpha1
@@ -107,16 +108,6 @@ def test_status_needs_an_axon_or_local(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 2 and "no local run under" in err
 
 
-def _spawn(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "myelin_sdk.cli", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def _sleep_pid(tmp_path: Path) -> int:
     deadline = time.monotonic() + 60
     while not (tmp_path / "sleep.started").exists():
@@ -131,7 +122,7 @@ def _sleep_pid(tmp_path: Path) -> int:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_stops_every_task_group(tmp_path: Path, signum: int) -> None:
     (tmp_path / "axon.yaml").write_text(SLEEPER)
-    runner = _spawn(tmp_path, "run", "axon.yaml", "--plain", "--port", "0")
+    runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0")
     pid = _sleep_pid(tmp_path)
     runner.send_signal(signum)
     out, _ = runner.communicate(timeout=30)
@@ -150,7 +141,7 @@ def test_ctrl_c_or_sigterm_stops_every_task_group(tmp_path: Path, signum: int) -
 
 def test_timeout_stops_everything_with_status_3(tmp_path: Path) -> None:
     (tmp_path / "axon.yaml").write_text(SLEEPER)
-    runner = _spawn(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", "--timeout", "3")
+    runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", "--timeout", "3")
     pid = _sleep_pid(tmp_path)
     out, _ = runner.communicate(timeout=60)
     assert runner.returncode == 3, out

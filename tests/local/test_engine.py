@@ -26,6 +26,8 @@ from myelin_sdk import (
 )
 from myelin_sdk.local import LocalRun, RunOptions, run_local
 
+from support.processes import until
+
 
 def _count(name: str) -> list[str]:
     """A task command that appends a line to ``<name>.log`` in the task's folder."""
@@ -43,15 +45,6 @@ def _start(axon: Axon, tmp_path: Path, **options: object) -> LocalRun:
         RunOptions(workdir=tmp_path, port=0, alert_interval=0.2, **options),  # type: ignore[arg-type]
         source=tmp_path / "pipeline.py",
     )
-
-
-def _until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_lifecycle_succeeded_and_failed_start_the_sensors_that_wait_for_them(tmp_path: Path) -> None:
@@ -118,7 +111,7 @@ def test_rest_trigger_on_the_control_endpoint_and_a_running_sensor_is_not_starte
     run = _start(axon, tmp_path)
     try:
         assert run.trigger("Manual")["sensor"] == "Manual"
-        assert _until(lambda: (tmp_path / "slow.log").exists())
+        assert until(lambda: (tmp_path / "slow.log").exists())
         run.trigger("Manual")  # while the first run is still going: recorded, not started
         assert run.wait("idle", timeout=30)
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -139,7 +132,7 @@ def test_calendar_interval_fires_repeatedly(tmp_path: Path) -> None:
         Sensor("Every", triggers=[Calendar(interval="300ms")], tasks=[task])
     run = _start(axon, tmp_path)
     try:
-        assert _until(lambda: _lines(tmp_path / "tick.log") >= 3, timeout=20)
+        assert until(lambda: _lines(tmp_path / "tick.log") >= 3, timeout=20)
     finally:
         run.stop()
 
@@ -164,7 +157,7 @@ def test_metric_gate_passes_or_skips_the_sensor(tmp_path: Path) -> None:
         )
     run = _start(axon, tmp_path)
     try:
-        assert _until(
+        assert until(
             lambda: (
                 not run.engine.busy()
                 and len(run.status()["sensors"]) == 3
@@ -188,16 +181,16 @@ def test_alert_fires_once_while_it_holds_and_again_after_it_resolved(tmp_path: P
         Sensor("OnLow", triggers=[Alert("{{quality}} < 0.9", name="QualityLow")], tasks=[retrain])
     run = _start(axon, tmp_path)
     try:
-        assert _until(lambda: _lines(tmp_path / "retrain.log") == 1)
+        assert until(lambda: _lines(tmp_path / "retrain.log") == 1)
         time.sleep(1.0)  # five more evaluations while it still holds
         assert _lines(tmp_path / "retrain.log") == 1
         url = run.engine.metrics.pushgateway_url
         from myelin_sdk.runtime import publish_metric
 
         publish_metric("quality", 0.95, pushgateway_url=url, axon="alerts", job="alerts-low")
-        assert _until(lambda: any(e == "resolved" for e in _event_kinds(run)))
+        assert until(lambda: any(e == "resolved" for e in _event_kinds(run)))
         publish_metric("quality", 0.4, pushgateway_url=url, axon="alerts", job="alerts-low")
-        assert _until(lambda: _lines(tmp_path / "retrain.log") == 2)
+        assert until(lambda: _lines(tmp_path / "retrain.log") == 2)
     finally:
         run.stop()
 

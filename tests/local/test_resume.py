@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from support.processes import spawn_myelin, until
 
 # Step 1 counts its runs; step 2 counts its starts, and on its first start blocks until it is killed.
 AXON = """\
@@ -49,17 +48,6 @@ p.write_text(str(int(p.read_text()) + 1 if p.exists() else 1))"]
 """
 
 
-def _myelin(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "myelin_sdk.cli", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def _task_status(db: Path, task: str) -> list[str]:
     with sqlite3.connect(db) as conn:
         return [
@@ -67,20 +55,11 @@ def _task_status(db: Path, task: str) -> list[str]:
         ]
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: Path) -> None:
     (tmp_path / "axon.yaml").write_text(AXON)
-    runner = _myelin("run", "axon.yaml", "--plain", "--port", "0", cwd=tmp_path)
+    runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", new_session=True)
     second_count = tmp_path / "second.count"
-    _wait_for(second_count.exists, 60, "the second task to start")
+    assert until(second_count.exists, 60), "the second task did not start"
     [run_dir] = list((tmp_path / ".myelin" / "runs").iterdir())
     db = run_dir / "state.db"
     assert _task_status(db, "First") == ["succeeded"]
@@ -89,8 +68,17 @@ def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: 
     os.kill(runner.pid, signal.SIGKILL)  # the runner only: its task's process group lives on
     runner.wait(timeout=10)
 
-    resumed = _myelin(
-        "run", "axon.yaml", "--plain", "--port", "0", "--resume", "--until", "idle", cwd=tmp_path
+    resumed = spawn_myelin(
+        tmp_path,
+        "run",
+        "axon.yaml",
+        "--plain",
+        "--port",
+        "0",
+        "--resume",
+        "--until",
+        "idle",
+        new_session=True,
     )
     out, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, out
@@ -108,8 +96,8 @@ def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: 
 
 def test_resume_stops_the_task_the_killed_runner_left_behind(tmp_path: Path) -> None:
     (tmp_path / "axon.yaml").write_text(AXON)
-    runner = _myelin("run", "axon.yaml", "--plain", "--port", "0", cwd=tmp_path)
-    _wait_for((tmp_path / "second.count").exists, 60, "the second task to start")
+    runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", new_session=True)
+    assert until((tmp_path / "second.count").exists, 60), "the second task did not start"
     [run_dir] = list((tmp_path / ".myelin" / "runs").iterdir())
     with sqlite3.connect(run_dir / "state.db") as conn:
         [(pid,)] = conn.execute("SELECT pid FROM task_runs WHERE task = 'Second'").fetchall()
@@ -117,8 +105,17 @@ def test_resume_stops_the_task_the_killed_runner_left_behind(tmp_path: Path) -> 
     runner.wait(timeout=10)
     os.killpg(pid, 0)  # still alive: orphaned in its own process group
 
-    resumed = _myelin(
-        "run", "axon.yaml", "--plain", "--port", "0", "--resume", "--until", "idle", cwd=tmp_path
+    resumed = spawn_myelin(
+        tmp_path,
+        "run",
+        "axon.yaml",
+        "--plain",
+        "--port",
+        "0",
+        "--resume",
+        "--until",
+        "idle",
+        new_session=True,
     )
     resumed.communicate(timeout=120)
     with pytest.raises(ProcessLookupError):
