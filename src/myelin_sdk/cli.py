@@ -218,10 +218,10 @@ def _add_run_parser(sub: Any) -> None:
     p = sub.add_parser(
         "run",
         help="run an Axon on this machine: tasks, sensors, metrics and model serving",
-        description="Run the whole Axon locally: tasks as subprocesses in .myelin/runs/<id>/, sensors as an "
-        "event loop, metrics in an embedded store (or --prometheus), every deployed model version in the "
-        "seldon-core microservice (its own virtual environment, cached) behind a weighted router on --port. "
-        "Runs until Ctrl-C, --until or --timeout; `myelin run PATH --resume` continues a stopped or crashed "
+        description="Run the whole Axon locally: tasks as subprocesses in .myelin/runs/<id>/, sensors as an\n"
+        "event loop, metrics in an embedded store (or --prometheus), every deployed model version in the\n"
+        "seldon-core microservice (its own virtual environment, cached) behind a weighted router on --port.\n"
+        "Runs until Ctrl-C, --until or --timeout; `myelin run PATH --resume` continues a stopped or crashed\n"
         "run without re-running finished tasks. See docs/local.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
