@@ -18,7 +18,16 @@ from myelin_sdk.cluster import inspect as inspect_module
 from myelin_sdk.compiler import CompileOptions, compile_axon
 from myelin_sdk.loader import load_path
 
-from support.fake_apiserver import DEMO, FakeAPIServer, run_cli, seldon_deployment, sensor, serve_in, workflow
+from support.fake_apiserver import (
+    DEMO,
+    FakeAPIServer,
+    run_cli,
+    seldon_deployment,
+    sensor,
+    serve_demo,
+    serve_in,
+    workflow,
+)
 
 SELECTOR = "app.kubernetes.io/part-of=myelin,myelin.io/axon=ml-rec"
 VERSIONS = [
@@ -41,8 +50,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> 
 @pytest.fixture
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPIServer]:
     """The demo submitted to ``ml``, with two runs, sensor status and a deployment."""
-    server = serve(tmp_path, monkeypatch)
-    connect().apply(compile_axon(load_path(DEMO), CompileOptions(namespace="ml")), namespace="ml")
+    server = serve_demo("ml", tmp_path, monkeypatch)
     populate(server)
     server.requests.clear()
     yield server

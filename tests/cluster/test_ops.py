@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from myelin_sdk.cluster import connect, ops
-from myelin_sdk.compiler import CompileOptions, compile_axon
-from myelin_sdk.loader import load_path
+from myelin_sdk.cluster import ops
 
 from support.fake_apiserver import (
     DEMO,
@@ -23,6 +21,7 @@ from support.fake_apiserver import (
     pod,
     run_cli,
     seldon_deployment,
+    serve_demo,
     serve_in,
     workflow,
 )
@@ -40,8 +39,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> 
 
 @pytest.fixture
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPIServer]:
-    server = serve(tmp_path, monkeypatch)
-    connect().apply(compile_axon(load_path(DEMO), CompileOptions(namespace="ml")), namespace="ml")
+    server = serve_demo("ml", tmp_path, monkeypatch)
     server.add(workflow("ml-rec-deployment-decision-maker-x7k2p", "Succeeded"))
     server.add(seldon_deployment("ml-rec-recommenderdeployer", "Available", [("v1", 100)]))
     server.add(workflow("other-run", "Running", axon="other"))

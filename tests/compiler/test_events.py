@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from myelin_sdk.compiler.wiring import service_account_name
 from myelin_sdk.names import is_dns_label
 from myelin_sdk.spec.expressions import placeholders
 
+from support.manifests import strings
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -122,19 +122,6 @@ def data_filters(dependency: dict[str, Any]) -> dict[str, list[str]]:
 
 def run_workflows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [t["template"]["argoWorkflow"]["source"]["resource"] for t in doc["spec"]["triggers"]]
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string (keys included) anywhere in a manifest."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, str):
-        yield value
 
 
 def matches(go_regex: str, text: str) -> bool:

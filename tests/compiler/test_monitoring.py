@@ -9,7 +9,6 @@ and posts them to the axon's webhook EventSource at ``/alerts``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from myelin_sdk.spec.expressions import parse_alert_condition, placeholders
 from myelin_sdk.spec.sensors import Alert, Lifecycle, Rest
 from myelin_sdk.yamlio import dump_all
 
+from support.manifests import strings
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -37,18 +37,6 @@ DEMO_YAML = PROJECT / "examples" / "recommender_demo" / "recommender-demo.yaml"
 IMAGE_CLASSIFICATION = PROJECT.parent / "shared" / "axons" / "examples" / "image-classification_axon.yaml"
 
 OPTION_SETS = [CompileOptions(), CompileOptions(namespace="ml")]
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, str):
-        yield value
 
 
 def _both(axon: Axon, options: CompileOptions) -> list[dict[str, Any]]:
@@ -188,7 +176,7 @@ def test_rules_carry_the_namespace_the_operator_matches_on(demo: Axon) -> None:
 def test_no_axon_placeholder_reaches_a_manifest(demo: Axon, image_classification: Axon) -> None:
     for axon in (demo, image_classification, _many_alerts()):
         for doc in _both(axon, CompileOptions(namespace="ml")):
-            for text in _strings(doc):
+            for text in strings(doc):
                 assert placeholders(text) == [], text
                 assert "{{" not in text, text  # nor Prometheus templating that could evaluate to a surprise
 

@@ -47,6 +47,7 @@ from myelin_sdk.spec import Deployer
 from myelin_sdk.spec.expressions import placeholders
 from myelin_sdk.yamlio import dump
 
+from support.manifests import strings
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -110,18 +111,6 @@ def containers(predictor: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, str):
-        yield value
 
 
 def webhook_errors(doc: dict[str, Any]) -> list[str]:

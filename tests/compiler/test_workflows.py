@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from myelin_sdk.loader import load_path
 from myelin_sdk.names import is_dns_label
 from myelin_sdk.spec.expressions import placeholders
 
+from support.manifests import strings
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -138,19 +138,6 @@ def step_template(workflow_template: dict[str, Any], step: str) -> dict[str, Any
     """The template the step named ``step`` runs."""
     (found,) = [s for s in steps(workflow_template) if s["name"] == step]
     return templates(workflow_template)[found["template"]]
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string (keys included) anywhere in a manifest."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, str):
-        yield value
 
 
 def git_source(**git: Any) -> Artifact:

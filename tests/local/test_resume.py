@@ -55,19 +55,20 @@ def _task_status(db: Path, task: str) -> list[str]:
         ]
 
 
-def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: Path) -> None:
+def _killed_midway(tmp_path: Path) -> Path:
+    """Start ``myelin run``, SIGKILL the runner (only: its task's process group lives on) while the second
+    task runs; the run's state database."""
     (tmp_path / "axon.yaml").write_text(AXON)
     runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", new_session=True)
-    second_count = tmp_path / "second.count"
-    assert until(second_count.exists, 60), "the second task did not start"
+    assert until((tmp_path / "second.count").exists, 60), "the second task did not start"
     [run_dir] = list((tmp_path / ".myelin" / "runs").iterdir())
-    db = run_dir / "state.db"
-    assert _task_status(db, "First") == ["succeeded"]
-    assert _task_status(db, "Second") == ["running"]
-
-    os.kill(runner.pid, signal.SIGKILL)  # the runner only: its task's process group lives on
+    os.kill(runner.pid, signal.SIGKILL)
     runner.wait(timeout=10)
+    return run_dir / "state.db"
 
+
+def _resume(tmp_path: Path) -> tuple[int, str]:
+    """``myelin run --resume --until idle``: its exit status and output."""
     resumed = spawn_myelin(
         tmp_path,
         "run",
@@ -81,10 +82,19 @@ def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: 
         new_session=True,
     )
     out, _ = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, out
+    return resumed.returncode, out
+
+
+def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: Path) -> None:
+    db = _killed_midway(tmp_path)
+    assert _task_status(db, "First") == ["succeeded"]
+    assert _task_status(db, "Second") == ["running"]
+
+    code, out = _resume(tmp_path)
+    assert code == 0, out
     assert "resumed" in out
     assert (tmp_path / "first.count").read_text() == "1"  # finished before the kill: not run again
-    assert second_count.read_text() == "2"  # unfinished: run again, to its end
+    assert (tmp_path / "second.count").read_text() == "2"  # unfinished: run again, to its end
     assert (tmp_path / "second.done").read_text() == "yes"
     assert (tmp_path / "third.count").read_text() == "1"  # its Lifecycle event was not lost
     assert _task_status(db, "First") == ["succeeded"]
@@ -95,28 +105,11 @@ def test_kill_9_then_resume_loses_nothing_and_reruns_nothing_finished(tmp_path: 
 
 
 def test_resume_stops_the_task_the_killed_runner_left_behind(tmp_path: Path) -> None:
-    (tmp_path / "axon.yaml").write_text(AXON)
-    runner = spawn_myelin(tmp_path, "run", "axon.yaml", "--plain", "--port", "0", new_session=True)
-    assert until((tmp_path / "second.count").exists, 60), "the second task did not start"
-    [run_dir] = list((tmp_path / ".myelin" / "runs").iterdir())
-    with sqlite3.connect(run_dir / "state.db") as conn:
+    db = _killed_midway(tmp_path)
+    with sqlite3.connect(db) as conn:
         [(pid,)] = conn.execute("SELECT pid FROM task_runs WHERE task = 'Second'").fetchall()
-    os.kill(runner.pid, signal.SIGKILL)
-    runner.wait(timeout=10)
     os.killpg(pid, 0)  # still alive: orphaned in its own process group
 
-    resumed = spawn_myelin(
-        tmp_path,
-        "run",
-        "axon.yaml",
-        "--plain",
-        "--port",
-        "0",
-        "--resume",
-        "--until",
-        "idle",
-        new_session=True,
-    )
-    resumed.communicate(timeout=120)
+    _resume(tmp_path)
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)

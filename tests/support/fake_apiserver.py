@@ -489,6 +489,18 @@ def serve_in(namespace: str, tmp_path: Path, monkeypatch: Any, **config: Any) ->
     return server
 
 
+def serve_demo(namespace: str, tmp_path: Path, monkeypatch: Any) -> FakeAPIServer:
+    """A server (see :func:`serve_in`) into which the recommender demo was submitted, its requests cleared."""
+    from myelin_sdk.cluster import connect
+    from myelin_sdk.compiler import CompileOptions, compile_axon
+    from myelin_sdk.loader import load_path
+
+    server = serve_in(namespace, tmp_path, monkeypatch)
+    connect().apply(compile_axon(load_path(DEMO), CompileOptions(namespace=namespace)), namespace=namespace)
+    server.requests.clear()
+    return server
+
+
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     """``myelin ARGV`` in process: (exit status, stdout, stderr); a traceback on stderr fails the test."""
     from myelin_sdk.cli import main

@@ -79,8 +79,8 @@ def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> in
 # ---------------------------------------------------------------------------------- status and endpoint
 
 
-def _live_status(state: State) -> dict[str, Any] | None:
-    run = state.run() or {}
+def _live_status(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The snapshot of a run that is running, from its control endpoint; None when it does not answer."""
     url = run.get("control_url")
     if not url or run.get("status") != "running":
         return None
@@ -98,15 +98,15 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
     state = State.open(folder / "state.db")
     try:
         info = state.run() or {}
-        live = _live_status(state)
-        alive = live is not None
+        live = _live_status(info)
+        status = info.get("status")
+        if live is None and status == "running":
+            status = "stopped"  # its runner is gone without saying so (killed)
         return {
             "run": folder.name,
             "folder": str(folder),
             "axon": info.get("axon"),
-            "status": info.get("status")
-            if alive
-            else ("stopped" if info.get("status") == "running" else info.get("status")),
+            "status": status,
             "endpoint": info.get("router_url"),
             "sensorRuns": [
                 {"id": r.id, "sensor": r.sensor, "status": r.status, "message": r.message}
@@ -116,7 +116,7 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
                 {"id": t.id, "task": t.task, "status": t.status, "exitCode": t.exit_code, "log": t.log}
                 for t in state.task_runs()
             ],
-            "deployments": {d.deployer: d.served for d in state.deployments()},
+            "deployments": {name: d.served for name, d in state.current_deployments().items()},
             "endpoints": (live or {}).get("endpoints", {}),
             "metrics": (live or {}).get("metrics", {}),
         }

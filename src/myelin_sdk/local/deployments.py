@@ -107,7 +107,6 @@ class Deployments:
         self.ctx = context
         self._served: dict[str, _Served] = {}
         self._lock = threading.Lock()
-        self._first_port_used = False
 
     # ------------------------------------------------------------------ public
 
@@ -174,9 +173,7 @@ class Deployments:
         name = deployer_name(deployer)
         served = self._served.get(name)
         if served is None:
-            port = 0
-            if not self._first_port_used:
-                port, self._first_port_used = self.ctx.port, True
+            port = 0 if self._served else self.ctx.port  # --port is the first deployer's endpoint
             router = Router(deployer.models[0].name, port=port)
             router.start()
             served = self._served[name] = _Served(router)

@@ -33,11 +33,11 @@ from typing import Any, Literal
 
 from .. import contract
 from ..errors import Diagnostic, MyelinError
+from ..runtime.gate import Measurement, decide
 from ..spec import Alert, Axon, Lifecycle, Rest, Sensor, SensorStep
 from ..spec.expressions import MetricCondition, parse_alert_condition, parse_metric_condition
 from .deployments import Deployments, ServingContext, check_deployer, deployer_name
 from .executor import TaskProcess, group_alive, kill_group, tail
-from .gates import run_gate
 from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State
 from .triggers import TimedTriggers, duration_seconds
 from .workspace import (
@@ -248,16 +248,14 @@ class Engine:
         self.triggers.start()
 
     def _start_metrics(self, run_dir: RunDir) -> None:
-        from .metrics import EmbeddedMetrics, PrometheusMetrics
+        from .metrics import metrics_backend
 
-        if self.options.prometheus_url:
-            if not self.options.pushgateway_url:
-                raise MyelinError("--prometheus needs --pushgateway too: tasks push their metrics there")
-            self.metrics = PrometheusMetrics(
-                self.axon.name, self.options.prometheus_url, self.options.pushgateway_url
-            )
-        else:
-            self.metrics = EmbeddedMetrics(self.axon.name, run_dir.state_db)
+        self.metrics = metrics_backend(
+            self.axon.name,
+            run_dir.state_db,
+            prometheus_url=self.options.prometheus_url,
+            pushgateway_url=self.options.pushgateway_url,
+        )
         for i, sensor in enumerate(self.axon.sensors):
             for j, trigger in enumerate(sensor.triggers):
                 if isinstance(trigger, Alert):
@@ -362,19 +360,22 @@ class Engine:
             self.failures.append(f"sensor {name}: {message}")
 
     def _gates_pass(self, sensor: Sensor, run_id: int) -> bool:
+        """The sensor's Metric conditions, decided by the cluster gate's rule on this run's metrics."""
         for condition in sensor.conditions:
             parsed = parse_metric_condition(condition.condition)
 
-            def holds(parsed: MetricCondition = parsed) -> bool:
-                return bool(self.metrics.holds(parsed))
+            def measure(parsed: MetricCondition = parsed) -> Measurement:
+                return Measurement(
+                    ok=bool(self.metrics.holds(parsed)), value=None, error=None, at=time.time()
+                )
 
-            verdict = run_gate(
-                holds,
+            verdict = decide(
+                measure,
+                what=f"condition {condition.condition!r}",
                 interval_s=duration_seconds(condition.interval),
                 count=condition.count,
                 failure_limit=condition.failure_limit,
-                stop=self.stop_event,
-                what=f"condition {condition.condition!r}",
+                sleep=self.stop_event.wait,  # a stop cuts the waits short
             )
             self.log(
                 f"sensor {sensor.name}: gate {'passed' if verdict.passed else 'failed'} — {verdict.reason}"
@@ -467,8 +468,7 @@ class Engine:
     def snapshot(self) -> dict[str, Any]:
         """What a live view or ``GET /status`` shows."""
         assert self.state is not None
-        runs = self.state.sensor_runs()
-        tasks = self.state.task_runs()
+        summary = self.state.sensor_summary()
         with self._lock:
             active = set(self._active)
         return {
@@ -478,18 +478,18 @@ class Engine:
                 {
                     "name": s.name,
                     "state": "running" if s.name in active else "idle",
-                    "runs": sum(1 for r in runs if r.sensor == s.name),
-                    "last": next((r.status for r in reversed(runs) if r.sensor == s.name), None),
+                    "runs": summary.get(s.name, (0, None))[0],
+                    "last": summary.get(s.name, (0, None))[1],
                 }
                 for s in self.axon.sensors
             ],
             "tasks": [
                 {"task": t.task, "status": t.status, "exitCode": t.exit_code, "log": t.log}
-                for t in tasks[-20:]
+                for t in self.state.task_runs(last=20)
             ],
             "metrics": self.metrics.latest() if self.metrics else {},
             "endpoints": self.deployments.endpoints() if self.deployments else {},
-            "deployments": {d.deployer: d.served for d in (self.state.deployments() if self.state else [])},
+            "deployments": {name: d.served for name, d in self.state.current_deployments().items()},
         }
 
     def wait(self, until: Until | None = None, timeout: float | None = None) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -40,7 +41,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +49,7 @@ from typing import TextIO
 import myelin_sdk
 
 from ..errors import MyelinError
+from .executor import tail
 
 __all__ = [
     "HEALTH_PATH",
@@ -84,23 +85,16 @@ def _no_progress(line: str) -> None:
     """The default ``progress`` callback: discard."""
 
 
-def tail(path: Path, lines: int = 30) -> str:
-    """The last ``lines`` lines of a text file (``""`` when it cannot be read)."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines)).rstrip()
-    except OSError:
-        return ""
-
-
 # --------------------------------------------------------------------------- environments
 
 
+@functools.cache
 def runtime_stamp() -> str:
     """A version stamp of the runtime copied into model environments: a hash of :func:`runtime_files`.
 
     Only the runtime's own files count, so editing the compiler or the local runner does not rebuild
     every model environment (the copy is of the whole package, but model code can use only the runtime).
+    Computed once per process: every model server start asks for it.
     """
     root = Path(myelin_sdk.__file__).parent
     digest = hashlib.sha256()
@@ -303,7 +297,7 @@ def _build(
                 raise ServingError(
                     f"building the model environment for {requirements} failed: {what} exited with "
                     f"status {code}; the last lines of its log "
-                    f"({final.parent / (final.name + '.failed.log')}):\n{tail(log)}"
+                    f"({final.parent / (final.name + '.failed.log')}):\n{tail(log, 30)}"
                 )
     site_packages = _site_packages(build)
     source = Path(myelin_sdk.__file__).parent
@@ -548,7 +542,7 @@ class ModelServer:
                 self.ready_seconds = time.monotonic() - began
                 return
             self.stop()
-            log_tail = tail(self.log_path)
+            log_tail = tail(self.log_path, 30)
             if (
                 attempt < attempts
                 and "Address already in use" in log_tail

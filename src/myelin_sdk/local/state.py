@@ -216,12 +216,15 @@ class State:
             sql, args = sql + " AND sensor = ?", [*args, sensor]
         if status is not None:
             sql, args = sql + " AND status = ?", [*args, status]
-        return [
-            SensorRun(
-                r["id"], r["sensor"], r["event_id"], r["status"], r["started"], r["finished"], r["message"]
-            )
-            for r in self._rows(sql + " ORDER BY id", *args)
-        ]
+        return [SensorRun(**dict(r)) for r in self._rows(sql + " ORDER BY id", *args)]
+
+    def sensor_summary(self) -> dict[str, tuple[int, str]]:
+        """Sensor -> (its number of runs, the last one's status), counted in SQL: a live view asks often."""
+        rows = self._rows(
+            "SELECT sensor, COUNT(*) AS runs, (SELECT status FROM sensor_runs AS last WHERE last.sensor = "
+            "s.sensor ORDER BY id DESC LIMIT 1) AS status FROM sensor_runs AS s GROUP BY sensor"
+        )
+        return {r["sensor"]: (int(r["runs"]), r["status"]) for r in rows}
 
     # ------------------------------------------------------------------ task runs
 
@@ -245,27 +248,18 @@ class State:
                 (status, exit_code, time.time(), task_run_id),
             )
 
-    def task_runs(self, *, sensor_run_id: int | None = None, status: str | None = None) -> list[TaskRun]:
+    def task_runs(
+        self, *, sensor_run_id: int | None = None, status: str | None = None, last: int | None = None
+    ) -> list[TaskRun]:
+        """Task runs, oldest first; ``last``: only the newest ``last`` of them."""
         sql, args = "SELECT * FROM task_runs WHERE 1=1", list[Any]()
         if sensor_run_id is not None:
             sql, args = sql + " AND sensor_run_id = ?", [*args, sensor_run_id]
         if status is not None:
             sql, args = sql + " AND status = ?", [*args, status]
-        return [
-            TaskRun(
-                r["id"],
-                r["sensor_run_id"],
-                r["step"],
-                r["task"],
-                r["status"],
-                r["exit_code"],
-                r["pid"],
-                r["started"],
-                r["finished"],
-                r["log"],
-            )
-            for r in self._rows(sql + " ORDER BY id", *args)
-        ]
+        if last is not None:
+            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(last)})"
+        return [TaskRun(**dict(r)) for r in self._rows(sql + " ORDER BY id", *args)]
 
     def done_steps(self, sensor_run_id: int) -> set[int]:
         """The steps of a sensor run that succeeded (a resumed run skips them)."""
@@ -286,15 +280,16 @@ class State:
             )
             return int(cursor.lastrowid or 0)
 
-    def deployments(self, deployer: str | None = None) -> list[Deployment]:
-        sql, args = "SELECT * FROM deployments", []
-        if deployer is not None:
-            sql, args = sql + " WHERE deployer = ?", [deployer]
-        return [
-            Deployment(r["id"], r["deployer"], r["sensor_run_id"], json.loads(r["served"]), r["at"])
-            for r in self._rows(sql + " ORDER BY id", *args)
-        ]
+    def current_deployments(self) -> dict[str, Deployment]:
+        """What each deployer serves now: its newest deployment."""
+        newest = "SELECT MAX(id) FROM deployments GROUP BY deployer"
+        rows = self._rows(f"SELECT * FROM deployments WHERE id IN ({newest}) ORDER BY id")
+        return {r["deployer"]: _deployment(r) for r in rows}
 
     def current_deployment(self, deployer: str) -> Deployment | None:
-        found = self.deployments(deployer)
-        return found[-1] if found else None
+        rows = self._rows("SELECT * FROM deployments WHERE deployer = ? ORDER BY id DESC LIMIT 1", deployer)
+        return _deployment(rows[0]) if rows else None
+
+
+def _deployment(row: sqlite3.Row) -> Deployment:
+    return Deployment(row["id"], row["deployer"], row["sensor_run_id"], json.loads(row["served"]), row["at"])

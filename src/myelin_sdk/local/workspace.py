@@ -22,6 +22,7 @@ import posixpath
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -133,7 +134,7 @@ def fetch_artifact(artifact: Artifact, index: int, run_dir: RunDir, base: Path, 
         if (target / ".git").is_dir():
             return target  # cloned before this run was resumed
         tmp = run_dir.artifacts / f".{artifact.name}.partial"
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a clone that was killed
         git = artifact.git
         clone = ["clone", "--quiet"]
         if git.depth and not git.revision:
@@ -269,7 +270,7 @@ def describe(command: list[str]) -> str:
 
 
 def base_env() -> dict[str, str]:
-    """The runner's environment without variables that would confuse a task (a foreign virtualenv's)."""
+    """The runner's environment for a task, with unbuffered Python output so its log is written as it goes."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env

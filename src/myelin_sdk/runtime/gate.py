@@ -56,6 +56,7 @@ __all__ = [
     "PrometheusQueryError",
     "PrometheusUnavailable",
     "Verdict",
+    "decide",
     "main",
     "parse_duration",
     "query",
@@ -244,6 +245,38 @@ def run_gate(
         raise ValueError(f"retries must not be negative, got {retries}")
     if interval_s < 0 or retry_wait_s < 0:
         raise ValueError("interval_s and retry_wait_s must not be negative")
+    return decide(
+        lambda: _measure(
+            prometheus_url,
+            promql,
+            retries=retries,
+            retry_wait_s=retry_wait_s,
+            timeout=timeout,
+            sleep=sleep,
+            clock=clock,
+        ),
+        what=repr(promql),
+        interval_s=interval_s,
+        count=count,
+        failure_limit=failure_limit,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+def decide(
+    measure: Callable[[], Measurement],
+    *,
+    what: str,
+    interval_s: float,
+    count: int,
+    failure_limit: int,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Verdict:
+    """The gate's rule, whatever takes the measurements: up to ``count`` of them ``interval_s`` apart; fail
+    as soon as failures exceed ``failure_limit``, pass when all ``count`` are taken without that. ``what``
+    names the measured thing in the verdict's reason. The local runner calls it with its own metric store."""
     measurements: list[Measurement] = []
     failures = 0
     started = 0.0
@@ -252,15 +285,7 @@ def run_gate(
             elapsed = clock() - started
             sleep(max(0.0, interval_s - elapsed))
         started = clock()
-        measurement = _measure(
-            prometheus_url,
-            promql,
-            retries=retries,
-            retry_wait_s=retry_wait_s,
-            timeout=timeout,
-            sleep=sleep,
-            clock=clock,
-        )
+        measurement = measure()
         measurements.append(measurement)
         if not measurement.ok:
             failures += 1
@@ -270,14 +295,14 @@ def run_gate(
                     measurements=measurements,
                     reason=(
                         f"{failures} failed measurement(s) exceed the failure limit {failure_limit} "
-                        f"after {len(measurements)} of {count} measurement(s) of {promql!r}"
+                        f"after {len(measurements)} of {count} measurement(s) of {what}"
                     ),
                 )
     return Verdict(
         passed=True,
         measurements=measurements,
         reason=(
-            f"{count - failures} of {count} measurement(s) of {promql!r} succeeded "
+            f"{count - failures} of {count} measurement(s) of {what} succeeded "
             f"({failures} failed, limit {failure_limit})"
         ),
     )
