@@ -35,6 +35,7 @@ from myelin_sdk.spec import (
     Sensor,
     Task,
     TrainTask,
+    VolumeClaimTemplate,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -74,6 +75,7 @@ def base(name: str = "t") -> Axon:
     axon = Axon(name)
     with axon:
         Artifact("src", git=Git(repo="https://github.com/myelinio/myelin-examples.git"))
+        VolumeClaimTemplate("axon-store", storage="1Gi")  # a deployer needs the shared volume to compile
         ContainerTask("Prep", image="python:3.11-slim", command=["python", "prep.py"])
         TrainTask("Train", image_build=build("train"), loss_metric="rmse", loss_metric_selector="less")
         DeployTask("Deploy", image_build=build("deploy"), endpoint_type="REST")
@@ -144,6 +146,7 @@ kind: Axon
 metadata:
   name: graph
 spec:
+  volume: {name: store, hostPath: {path: /var/lib/myelin}}
   artifacts:
     - name: src
       git: {repo: "https://github.com/myelinio/myelin-examples.git"}
@@ -655,16 +658,19 @@ def test_unsupported_parts_are_errors_at_their_field() -> None:
         assert d.message.endswith("(kept in the model; compiling it fails)")
 
 
-def test_task_without_image_is_a_warning() -> None:
+def test_task_without_image_is_refused_as_compile_refuses_it() -> None:
     axon = base()
     with axon:
         ContainerTask("Local", command=["python", "prep.py"])
-    d = only(lint_axon(axon), severity="warning")
+    d = only(lint_axon(axon))
     assert d.path == "spec.tasks[3].container"
     assert d.message == (
-        "task 'Local' has no image or imageBuild: it can run locally with its command, "
-        "but cannot be compiled for a cluster"
+        "task 'Local' has no image or imageBuild: a cluster cannot run it "
+        "(`myelin run` can, with its command)"
     )
+    with pytest.raises(MyelinError) as info:
+        axon.compile()
+    assert info.value.diagnostics == [d]
 
 
 # --- order and filtering -----------------------------------------------------------------------------------
@@ -678,20 +684,18 @@ def test_diagnostics_are_ordered_by_position() -> None:
         Sensor("Run", triggers=[Lifecycle("Deploy")], tasks=[deployer(rollout=[Destination(0, 10)])])
         Artifact("src", git=Git(repo="https://example.com/r.git"))
     diags = lint_axon(axon)
+    # the semantic checks in document order, then what else compiling refuses (a cluster cannot run Local)
     assert [d.path for d in diags] == [
         "metadata.name",
         "spec.artifacts[1].name",
-        "spec.tasks[3].container",
         "spec.sensors[0].tasks[0].trainer.task",
         "spec.sensors[1].name",
         "spec.sensors[1].triggers[0].task",
         "spec.sensors[1].tasks[0].deployer.rolloutSpec[0].destinations",
-    ]
-    assert [d.severity for d in errors_only(diags)] == ["error"] * 5
-    assert [d.path for d in diags if d.severity == "warning"] == [
         "spec.tasks[3].container",
-        "spec.sensors[1].triggers[0].task",
     ]
+    assert len(errors_only(diags)) == 6
+    assert [d.path for d in diags if d.severity == "warning"] == ["spec.sensors[1].triggers[0].task"]
 
 
 def test_errors_only_keeps_errors_in_order() -> None:
@@ -752,15 +756,18 @@ def test_volume_and_claim_template_together_are_an_error() -> None:
     assert has_words(d.message, "either volume or volumeClaimTemplate")
 
 
-def test_local_artifact_in_an_image_build_is_a_warning() -> None:
+def test_local_artifact_in_an_image_build_is_refused_as_compile_refuses_it() -> None:
     from myelin_sdk.spec import Local
 
     with Axon("l") as axon:
         Artifact("src", local=Local(path="."))
         ContainerTask("Prep", image_build=build("prep"))
-    d = only(lint_axon(axon), "warning")
+    d = only(lint_axon(axon))
     assert d.path == "spec.tasks[0].container.imageBuild.artifact"
-    assert has_words(d.message, "local folder", "cluster")
+    assert has_words(d.message, "local folder", "cluster", "myelin run")
+    with pytest.raises(MyelinError) as info:
+        axon.compile()
+    assert info.value.diagnostics == [d]
 
 
 def test_metric_placeholder_in_env_is_an_error_at_the_axon_path() -> None:
@@ -824,3 +831,74 @@ def test_two_deployers_with_one_name_collide() -> None:
     d = only(lint_axon(axon))
     assert d.path == "spec.sensors[1].tasks[0].deployer.name"
     assert has_words(d.message, "duplicate deployer name 'deployer'")
+
+
+# --- one rule set: lint reports exactly what compile refuses -----------------------------------------------
+
+LEGACY_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "legacy"
+
+
+def _axon_files() -> list[Path]:
+    shared = sorted(SHARED_AXONS.rglob("*.yaml")) if SHARED_AXONS.is_dir() else []
+    return [p for p in shared if p.name != "recommender-demo.myelin-sa.yaml"] + sorted(
+        LEGACY_FIXTURES.glob("*.yaml")
+    )
+
+
+@pytest.mark.parametrize("path", _axon_files(), ids=lambda p: p.name)
+def test_lint_errors_are_exactly_the_compile_refusals(path: Path) -> None:
+    from myelin_sdk.compiler import compile_axon
+
+    axon = Axon.from_file(path)
+    lint_errors = [d.format() for d in errors_only(lint_axon(axon))]
+    try:
+        compile_axon(axon)
+        refused: list[str] = []
+    except MyelinError as exc:
+        refused = [d.format() for d in exc.diagnostics]
+    assert lint_errors == refused
+
+
+def test_what_only_the_compiler_used_to_see_is_a_lint_error_too() -> None:
+    """A deployer with no shared volume linted clean, but compiling refused it (the Seldon mapping reads
+    the model versions from the volume): now both report it, with the same message."""
+    axon = load(
+        """\
+        apiVersion: myelinproj.io/v1alpha1
+        kind: Axon
+        metadata: {name: a}
+        spec:
+          tasks:
+            - {name: Train, train: {image: t:1}}
+            - {name: Serve, deploy: {image: d:1}}
+          sensors:
+            - name: Deploy
+              tasks:
+                - deployer:
+                    models: [{name: M, trainer: Train, deployer: Serve}]
+        """
+    )
+    d = only(lint_axon(axon))
+    assert d.path == "spec.sensors[0].tasks[0].deployer"
+    assert has_words(d.message, "shared volume")
+    with pytest.raises(MyelinError) as info:
+        axon.compile()
+    assert info.value.diagnostics == [d]
+
+
+@pytest.mark.parametrize(
+    "name", ["spark-flat-2019-07.yaml", "tfjob-kind.yaml", "reference-sensor-env-parameters.yaml"]
+)
+def test_cli_lint_and_compile_print_the_same_errors_and_exit_status(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from myelin_sdk.cli import main
+
+    path = str(LEGACY_FIXTURES / name)
+    lint_status = main(["lint", path])
+    lint_lines = capsys.readouterr().err.splitlines()[:-1]  # the last line is the count
+    compile_status = main(["compile", path])
+    compile_lines = capsys.readouterr().err.splitlines()
+    assert lint_status == compile_status == 2
+    assert lint_lines == compile_lines
+    assert all("not supported yet" in line for line in lint_lines)

@@ -5,25 +5,25 @@
 True
 
 Accepted: ``apiVersion`` ``myelin.io/v1alpha1`` or ``myelinproj.io/v1alpha1``; the legacy forms of 2019
-(``buiderImage``, ``deploymentType``/``replicas`` on a deploy task, deployer ``models[].{trainer,deployer}``,
-DAG entries with ``task:``). Errors name the file, the line, the field path and what was expected.
+(``buiderImage``, ``deploymentType``/``replicas`` on a deploy task, deployer ``models[].{trainer,deployer}``
+with or without ``name``, DAG entries with ``task:`` or ``name:``, ``{destination: 0}``, ``tfJob:`` tasks,
+flat ``spark:`` fields, sensor ``tasks`` as a list of lists; the model normalises each, see docs/yaml.md).
+Errors name the file, the line, the field path and what was expected (worded by :mod:`.spec._errors`).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from .errors import Diagnostic, MyelinError, did_you_mean, format_path
+from .errors import Diagnostic, MyelinError, did_you_mean
 from .spec import API_VERSIONS, Axon
-from .spec._base import SpecModel
+from .spec._errors import diagnostics_from as _diagnostics
 from .yamlio import Document, load_documents
 
 _METADATA_FIELDS = ("name", "namespace")
-_TRIGGER_TYPES = ("Lifecycle", "Alert", "Rest", "Calendar")
 
 
 def load_axon(text: str | bytes, source: str | None = None) -> Axon:
@@ -102,7 +102,7 @@ def from_document(doc: Document, source: str) -> Axon:
     try:
         axon = Axon.model_validate(fields)
     except ValidationError as exc:
-        problems.extend(diagnostics_from(exc, doc))
+        problems.extend(diagnostics_from(exc, doc, data=fields))
         axon = None
     if problems or axon is None:
         for i, p in enumerate(problems):
@@ -120,90 +120,12 @@ def to_document(axon: Axon) -> dict[str, Any]:
     return {"apiVersion": api, "kind": "Axon", "metadata": metadata, "spec": body}
 
 
-# --- pydantic errors -> diagnostics ------------------------------------------------------------------------
-
-
-def _yaml_path(loc: tuple[str | int, ...], root: str | None = None) -> str:
-    """The field path of a pydantic location: under ``spec``/``metadata`` for an Axon document, or under
-    ``root`` (an object's class name, for errors raised by a Python constructor)."""
-    parts: list[str | int] = []
-    for i, part in enumerate(loc):
-        # discriminated unions add the tag to the location: triggers[0].Lifecycle.task -> triggers[0].task
-        if isinstance(part, str) and part in _TRIGGER_TYPES and i >= 2 and loc[i - 2] == "triggers":
-            continue
-        parts.append(part)
-    if root is not None:
-        return format_path([root, *parts])
-    if not parts:
-        return "spec"
-    head = parts[0]
-    if head in _METADATA_FIELDS:
-        return format_path(["metadata", *parts])
-    if head == "apiVersion":
-        return format_path(parts)
-    return format_path(["spec", *parts])
-
-
-@lru_cache(maxsize=1)
-def _vocabulary() -> frozenset[str]:
-    """Every field name the format knows, for did-you-mean suggestions."""
-    names: set[str] = set()
-    todo: list[type[BaseModel]] = [Axon]
-    seen: set[type[BaseModel]] = set()
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        for name, info in cls.model_fields.items():
-            names.add(info.alias or name)
-        todo.extend(c for c in SpecModel.__subclasses__() if c not in seen)
-        todo.extend(c for c in cls.__subclasses__() if c not in seen)
-    return frozenset(names)
-
-
-def _message(err: Any) -> str:
-    kind = err["type"]
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        key = str(err["loc"][-1])
-        return f"unknown field{did_you_mean(key, _vocabulary())}"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "union_tag_invalid":
-        return f"unknown type {got.get('type')!r}: expected one of {', '.join(_TRIGGER_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"missing 'type': expected one of {', '.join(_TRIGGER_TYPES)}"
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"expected {expected}, got {got!r}{did_you_mean(str(got), _literal_choices(expected))}"
-    msg = str(err["msg"])
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping, got {type(got).__name__}"
-    if kind == "list_type":
-        return f"expected a list, got {type(got).__name__}"
-    text = msg[0].lower() + msg[1:] if msg else kind
-    if not isinstance(got, (dict, list)):
-        text += f" (got {got!r})"
-    return text
-
-
-def _literal_choices(expected: str) -> list[str]:
-    return [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+# --- pydantic errors -> diagnostics (one wording for YAML and Python: spec/_errors.py) -------------------
 
 
 def diagnostics_from(
-    exc: ValidationError, doc: Document | None = None, root: str | None = None
+    exc: ValidationError, doc: Document | None = None, root: str | None = None, data: Any = None
 ) -> list[Diagnostic]:
-    """One diagnostic per pydantic error, with YAML field paths (``spec.tasks[1].train.lossMetric``), or paths
-    under ``root`` for an object built in Python (``TrainTask.train.lossMetrik``)."""
-    out: list[Diagnostic] = []
-    for err in exc.errors():
-        path = _yaml_path(tuple(err["loc"]), root)
-        line = doc.line_of(path) if doc is not None else None
-        diag = Diagnostic(path, _message(err), line=line)
-        if diag not in out:
-            out.append(diag)
-    return out
+    """One diagnostic per pydantic error of validating an Axon's fields (``data``), with YAML field paths
+    (``spec.tasks[1].train.lossMetric``) placed on their line of ``doc``."""
+    return _diagnostics(exc, Axon, data, root=root, line_of=doc.line_of if doc is not None else None)

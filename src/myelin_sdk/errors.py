@@ -65,13 +65,14 @@ class UnsupportedError(MyelinError):
     """A part of the Axon format that is kept in the model but cannot be compiled or run yet."""
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A ``" — did you mean 'X'?"`` suffix when a close match exists, else ``""``.
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """A ``" — did you mean 'X'?"`` suffix when a close match exists (similarity at least ``cutoff``), else
+    ``""``. ``name`` itself is never offered.
 
     >>> did_you_mean("Trian", ["Train", "Deploy"])
     " — did you mean 'Train'?"
     """
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name, [c for c in choices if c != name], n=1, cutoff=cutoff)
     return f" — did you mean '{match[0]}'?" if match else ""
 
 

@@ -4,7 +4,9 @@ The model rejects malformed objects when they are built (a task with two bodies,
 unparsable condition). Lint looks across objects: references by name (a sensor step naming a task that does
 not exist), kinds (a ``trainer`` step on a ``container`` task), duplicate names and names that would collide
 once turned into Kubernetes names, traffic weights that do not add up to 100, and parts of the format that are
-kept in the model but cannot be compiled yet. It is pure: no I/O, the axon is not changed.
+kept in the model but cannot be compiled yet. Then it adds whatever else compiling refuses
+(:func:`myelin_sdk.compiler.refusals`: a task without an image, a deployer without a shared volume, ...), so
+``myelin lint`` and ``myelin compile`` report the same errors. It is pure: no I/O, the axon is not changed.
 
 >>> from myelin_sdk.spec import Axon, ContainerTask, Sensor
 >>> with Axon("demo") as axon:
@@ -36,7 +38,7 @@ from .spec import Artifact, Axon, Deployer, Model, RolloutStep, Route, RoutingSt
 from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition, placeholders
 from .spec.sensors import PROMETHEUS_DURATION, Alert, Lifecycle
 
-__all__ = ["errors_only", "lint_axon"]
+__all__ = ["errors_only", "lint_axon", "semantic_diagnostics"]
 
 #: Task and sensor names: letters, digits, '-' and '_', starting with a letter or digit.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -46,10 +48,22 @@ _MAX_LISTED = 8
 
 
 def lint_axon(axon: Axon) -> list[Diagnostic]:
-    """All semantic problems of ``axon``, ordered by position; empty when all is well.
+    """All problems of ``axon``: the semantic checks, ordered by position, then what else compiling refuses
+    (:func:`myelin_sdk.compiler.refusals`: the one rule set ``compile`` and ``lint`` share, so their errors
+    and exit status agree). Empty when all is well.
 
     Errors make compiling fail; warnings point at something that works but is likely unintended.
     """
+    from .compiler import refusals
+
+    diagnostics = semantic_diagnostics(axon)
+    seen = set(errors_only(diagnostics))
+    return diagnostics + [d for d in refusals(axon) if d not in seen]
+
+
+def semantic_diagnostics(axon: Axon) -> list[Diagnostic]:
+    """The checks across objects (references, names, weights, conditions), ordered by position; the first
+    part of :func:`lint_axon`, and what the compiler checks before anything else."""
     return _Linter(axon).run()
 
 
@@ -214,28 +228,18 @@ class _Linter:
             if task.train.tf_job_spec is not None:
                 self.error(
                     f"{body_path}.tfJobSpec",
-                    _UNSUPPORTED.format(what="tfJobSpec (distributed TensorFlow jobs)"),
+                    _UNSUPPORTED.format(
+                        what="tfJobSpec (distributed TensorFlow jobs; also the 2019 tfJob: task kind)"
+                    ),
                 )
 
     def body(self, task: Task, body: TaskBody, path: str) -> None:
-        if body.image is None and body.image_build is None:
-            self.warning(
-                path,
-                f"task {task.name!r} has no image or imageBuild: it can run locally with its command, "
-                f"but cannot be compiled for a cluster",
-            )
         build = body.image_build
         if build is not None and build.artifact is not None:
             artifact = self.artifacts.get(build.artifact)
             if artifact is None:
                 self.error(
                     f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, list(self.artifacts))
-                )
-            elif artifact.local is not None:
-                self.warning(
-                    f"{path}.imageBuild.artifact",
-                    f"artifact {artifact.name!r} is a local folder: `myelin run` can use it, a cluster "
-                    f"cannot (compiling fails); use a git or s3 artifact for the cluster",
                 )
         env = _Names(self, "env var name", scope=f" in task {task.name!r}")
         for i, var in enumerate(body.env):
@@ -289,12 +293,20 @@ class _Linter:
                 f"sensor {sensor.name!r} has one REST endpoint; its other Rest triggers fire on the same "
                 f"call (one Rest trigger is enough)",
             )
+        conditions = _Names(self, "condition name", scope=f" in sensor {sensor.name!r}")
         for i, condition in enumerate(sensor.conditions):
+            cpath = f"{path}.conditions[{i}]"
+            if condition.name is not None:
+                conditions.add(condition.name, f"{cpath}.name")
+            if condition.task is not None:
+                self.task_ref(condition.task, f"{cpath}.task")
             try:
                 # the gate measures the condition as PromQL: what PromQL cannot say (`not`) cannot be gated
                 parse_metric_condition(condition.condition).to_promql(self.axon.name, ignore_labels=True)
             except ExpressionError as exc:
-                self.error(f"{path}.conditions[{i}].condition", f"invalid metric condition: {exc}")
+                self.error(f"{cpath}.condition", f"invalid metric condition: {exc}")
+        if sensor.parameters:
+            self.error(f"{path}.parameters", _UNSUPPORTED.format(what="sensor parameters"))
         if not sensor.tasks:
             self.error(
                 f"{path}.tasks",
@@ -303,6 +315,8 @@ class _Linter:
             )
         for i, step in enumerate(sensor.tasks):
             spath = f"{path}.tasks[{i}]"
+            if step.env:
+                self.error(f"{spath}.env", _UNSUPPORTED.format(what="env on a sensor step"))
             if step.resource_executor is not None:
                 task = self.task_ref(step.resource_executor.task, f"{spath}.resourceExecutor.task")
                 if task is not None and task.kind == "deploy":

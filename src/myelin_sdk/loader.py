@@ -53,6 +53,12 @@ def place(diagnostics: list[Diagnostic], document: Document | None) -> list[Diag
     ]
 
 
+def _spec_models() -> list[type]:
+    from . import spec
+
+    return [v for v in vars(spec).values() if isinstance(v, type)]
+
+
 def _user_line(exc: BaseException, path: Path) -> int | None:
     frames = [
         f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()
@@ -65,13 +71,18 @@ def _load_python(path: Path, axon_name: str | None) -> Axon:
     sys.path.insert(0, str(path.parent.resolve()))
     try:
         namespace = runpy.run_path(str(path), run_name="__myelin__")
-    except MyelinError as exc:
-        raise exc.with_source(where) from None
-    except ValidationError as exc:
-        from .axon_yaml import diagnostics_from
-
+    except MyelinError as exc:  # e.g. a constructor's mistake (spec/_errors.py words it): add the line
         line = _user_line(exc, path)
-        diags = [dataclasses.replace(d, line=line) for d in diagnostics_from(exc, root=exc.title)]
+        diags = [d if d.line else dataclasses.replace(d, line=line) for d in exc.diagnostics]
+        raise MyelinError(diags, exc.source or where) from None
+    except ValidationError as exc:  # a model validated directly (Model.model_validate(...))
+        from .spec._errors import diagnostics_from
+
+        model = next((c for c in _spec_models() if c.__name__ == exc.title), None)
+        line = _user_line(exc, path)
+        if model is None:
+            raise MyelinError([Diagnostic("", f"{exc.title}: invalid", line=line)], where) from None
+        diags = [dataclasses.replace(d, line=line) for d in diagnostics_from(exc, model, root=exc.title)]
         raise MyelinError(diags, where) from None
     except SystemExit as exc:
         raise MyelinError(f"the file exited (SystemExit {exc.code}) while being loaded", where) from None

@@ -20,6 +20,8 @@ GOLDEN_DIR = PROJECT / "tests" / "golden"
 
 CASES = {
     "recommender-demo.yaml": PROJECT / "examples" / "recommender_demo" / "recommender-demo.yaml",
+    # the seed blog post's Axon, in the original 2019 forms (tests/fixtures/legacy/)
+    "blog-movie-recommender.yaml": PROJECT / "tests" / "fixtures" / "legacy" / "blog-movie-recommender.yaml",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from myelin_sdk import (
     S2I,
@@ -30,6 +29,7 @@ from myelin_sdk import (
     Volume,
     VolumeClaimTemplate,
 )
+from myelin_sdk.errors import MyelinError
 from myelin_sdk.spec import TrainSpec
 
 
@@ -141,13 +141,16 @@ def test_rollout_destinations_positional() -> None:
     ],
 )
 def test_invalid_objects_fail_on_construction(build, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(MyelinError) as info:
         build()
     assert message in str(info.value)
+    assert "pydantic" not in str(info.value)
 
 
 def test_unknown_fields_are_rejected() -> None:
-    with pytest.raises(ValidationError, match=r"lossMetrik|loss_metrik"):
+    with pytest.raises(
+        MyelinError, match=r"^TrainTask\.loss_metrik: unknown field — did you mean 'loss_metric'\?$"
+    ):
         TrainTask("T", image="x", loss_metrik="rmse")
 
 
@@ -192,5 +195,5 @@ def test_axon_lookups() -> None:
 
 
 def test_legacy_and_current_model_forms_do_not_mix() -> None:
-    with pytest.raises(ValidationError, match="not both"):
+    with pytest.raises(MyelinError, match="not both"):
         Model("M", trainer="T", deployer="S", backend_models=[BackendModel("B", trainer="T", deployer="S")])

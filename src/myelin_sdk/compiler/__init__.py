@@ -8,7 +8,8 @@ One module a target: :mod:`.rbac`, :mod:`.storage` (the shared volume), :mod:`.w
 WorkflowTemplates), :mod:`.sensors` (sensor WorkflowTemplates, gates, start Workflows), :mod:`.events` (Argo
 Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.serving` (SeldonDeployments),
 :mod:`.deploys` (the deploy, promote and rollback steps); :mod:`.wiring` holds the names they share.
-``compile_axon`` lints first and refuses an axon with errors, with the same messages as ``myelin lint``.
+``compile_axon`` checks first and refuses an axon with errors; :func:`refusals` gives those errors without
+raising, and ``myelin lint`` reports them: one rule set, the same messages and exit status.
 """
 
 from __future__ import annotations
@@ -28,16 +29,30 @@ from .sensors import plan, sensor_workflow_template, start_workflow
 from .storage import persistent_volume_claim, store_volume
 from .workflows import needs_template, task_workflow_template
 
-__all__ = ["Bundle", "CompileOptions", "Manifest", "compile_axon"]
+__all__ = ["Bundle", "CompileOptions", "Manifest", "compile_axon", "refusals"]
+
+
+def refusals(axon: Axon, options: CompileOptions | None = None) -> list[Diagnostic]:
+    """Why :func:`compile_axon` refuses ``axon`` (empty: it compiles), without raising. ``lint_axon`` reports
+    exactly these, so ``myelin lint`` and ``myelin compile`` agree.
+
+    >>> refusals(Axon.from_file("axon.yaml"))       # doctest: +SKIP
+    [Diagnostic(path='spec.tasks[0].spark', message='not supported yet: spark tasks ...')]
+    """
+    try:
+        compile_axon(axon, options)
+    except MyelinError as exc:
+        return list(exc.diagnostics)
+    return []
 
 
 def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     """Compile ``axon`` to its bundle, in apply order. Raises :class:`MyelinError` on lint errors and on what
     a cluster cannot run; what is not compiled yet is left out with a warning in ``bundle.warnings``."""
-    from ..lint import lint_axon
+    from ..lint import errors_only, semantic_diagnostics
 
     options = options or CompileOptions()
-    errors = [d for d in lint_axon(axon) if d.severity == "error"] or cluster_errors(axon)
+    errors = errors_only(semantic_diagnostics(axon)) + cluster_errors(axon)
     if errors:
         raise MyelinError(errors)
     bundle = Bundle(axon.name)
@@ -99,14 +114,25 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
 
 
 def cluster_errors(axon: Axon) -> list[Diagnostic]:
-    """What lint lets pass (it can run locally) but a cluster cannot run."""
+    """What `myelin run` can run but a cluster cannot: compiling (and so lint) refuses it."""
     out = [
         Diagnostic(
             f"spec.tasks[{i}].{task.kind}",
-            f"task {task.name!r} has no image or imageBuild: a cluster cannot run it",
+            f"task {task.name!r} has no image or imageBuild: a cluster cannot run it "
+            f"(`myelin run` can, with its command)",
         )
         for i, task in enumerate(axon.tasks)
         if task.body.image is None and task.body.image_build is None
+    ]
+    local = {a.name for a in axon.artifacts if a.local is not None}
+    out += [
+        Diagnostic(
+            f"spec.tasks[{i}].{task.kind}.imageBuild.artifact",
+            f"artifact {task.body.image_build.artifact!r} is a local folder: a cluster cannot use it "
+            f"(`myelin run` can); use a git or s3 artifact for the cluster",
+        )
+        for i, task in enumerate(axon.tasks)
+        if task.body.image_build is not None and task.body.image_build.artifact in local
     ]
     if store_volume(axon) is None:
         out += [

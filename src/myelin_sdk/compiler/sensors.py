@@ -22,6 +22,7 @@ from typing import Any
 from hera.workflows import Step, Steps
 from hera.workflows import models as m
 
+from .. import contract
 from ..config import CompileOptions
 from ..errors import Diagnostic, UnsupportedError
 from ..names import dns_label
@@ -83,8 +84,19 @@ def plan(axon: Axon, index: int, sensor: Sensor, options: CompileOptions) -> Sen
 
 def gate_query(axon: Axon, condition: Metric) -> str:
     """The PromQL filter a gate measures: the condition with published metric names, labels ignored between
-    its comparisons (``and on()``), so metrics pushed by different jobs combine like plain booleans."""
-    return parse_metric_condition(condition.condition).to_promql(axon.name, ignore_labels=True)
+    its comparisons (``and on()``), so metrics pushed by different jobs combine like plain booleans. A
+    condition naming its ``task`` reads only that task's series (``job="<TASK_ID>"``)."""
+    job = contract.task_id(axon.name, condition.task) if condition.task else None
+    return parse_metric_condition(condition.condition).to_promql(axon.name, ignore_labels=True, job=job)
+
+
+def gate_names(sensor: Sensor) -> list[str]:
+    """The step name of each Metric condition: ``gate-<name>`` for a named one, else ``gate-<index>``."""
+    names: list[str] = []
+    for i, condition in enumerate(sensor.conditions):
+        base = f"gate-{dns_label(condition.name)}" if condition.name else f"gate-{i}"
+        names.append(base if base not in names else f"{base}-{i}")
+    return names
 
 
 def _gate_template(name: str, axon: Axon, condition: Metric, options: CompileOptions) -> m.Template:
@@ -118,7 +130,7 @@ def _analysis_gate_template(
         "spec": {
             "metrics": [
                 {
-                    "name": "condition",
+                    "name": dns_label(condition.name) if condition.name else "condition",
                     "interval": condition.interval,
                     "count": condition.count,
                     "failureLimit": condition.failure_limit,
@@ -161,7 +173,7 @@ def sensor_workflow_template(
             continue
         for volume in task_volumes(axon, axon.task(step[1]), options):
             volumes.setdefault(volume["name"], volume)
-    gates = [f"gate-{i}" for i in range(len(sensor.conditions))]
+    gates = gate_names(sensor)
     analysis = options.gate == "analysis-run"
     # a failed analysis fails its step: continue, so that the later steps are Skipped, not the run Failed
     on_fail = m.ContinueOn(failed=True) if analysis else None

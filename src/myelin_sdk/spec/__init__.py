@@ -1,7 +1,8 @@
 """The Axon model: what a pipeline is, independent of where it runs.
 
 One module a concept: :mod:`.artifacts`, :mod:`.storage`, :mod:`.tasks`, :mod:`.sensors`, :mod:`.deployers`,
-:mod:`.axon`, and :mod:`.expressions` (the ``{{metric}}`` condition language).
+:mod:`.axon`, :mod:`.expressions` (the ``{{metric}}`` condition language) and :mod:`.alert_conditions`
+(PromQL alert conditions); :mod:`._errors` words validation errors for YAML and Python alike.
 """
 
 from .artifacts import S3, Artifact, Git, Local, SecretKeySelector
@@ -18,7 +19,18 @@ from .deployers import (
     RoutingStep,
     Shadow,
 )
-from .sensors import Alert, Calendar, Lifecycle, Metric, Rest, Sensor, SensorStep, TaskCall, Trigger
+from .sensors import (
+    Alert,
+    Calendar,
+    Lifecycle,
+    Metric,
+    Rest,
+    Sensor,
+    SensorParameter,
+    SensorStep,
+    TaskCall,
+    Trigger,
+)
 from .storage import ObjectMeta, Parameter, Volume, VolumeClaimTemplate
 from .tasks import (
     S2I,
@@ -73,6 +85,7 @@ __all__ = [
     "RoutingStep",
     "SecretKeySelector",
     "Sensor",
+    "SensorParameter",
     "SensorStep",
     "Shadow",
     "SparkSpec",

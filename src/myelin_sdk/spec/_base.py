@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextvars
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
 
 if TYPE_CHECKING:
     from .axon import Axon
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 _current_axon: contextvars.ContextVar[Axon | None] = contextvars.ContextVar(
     "myelin_current_axon", default=None
 )
+#: Set while a validation runs: nested objects then leave their errors to the outermost one.
+_validating: contextvars.ContextVar[bool] = contextvars.ContextVar("myelin_validating", default=False)
 
 
 class SpecModel(BaseModel):
@@ -34,6 +37,37 @@ class SpecModel(BaseModel):
     #: DSL convenience subclasses (``TrainTask``) name the model class they build (``Task``), so that a
     #: ``TrainTask(...)`` equals the ``Task`` loaded from YAML.
     __dsl_base__: ClassVar[type[SpecModel] | None] = None
+
+    def __init__(self, /, **data: Any) -> None:
+        """Build from keywords; a mistake raises :class:`~myelin_sdk.errors.MyelinError` with the CLI's
+        wording (``Lifecycle.condition: expected 'Succeeded' or 'Failed', got 'Suceeded' — did you mean
+        'Succeeded'?``), not pydantic's text. Pydantic also calls this for each nested object of a validation
+        (``model_validate`` of YAML data, or an outer constructor): there the error is left to the outermost
+        call, which words it for the whole object (with :mod:`._errors`, as the YAML loader does)."""
+        __tracebackhide__ = True
+        if _validating.get():  # inside a validation (pydantic calls a custom __init__ for nested objects)
+            super().__init__(**data)
+            return
+        token = _validating.set(True)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            from ..errors import MyelinError
+            from ._errors import diagnostics_from
+
+            cls = type(self)
+            raise MyelinError(diagnostics_from(exc, cls, data, root=cls.__name__)) from None
+        finally:
+            _validating.reset(token)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate ``obj`` (YAML data); errors stay pydantic's ``ValidationError`` for the caller to word."""
+        token = _validating.set(True)
+        try:
+            return super().model_validate(obj, **kwargs)
+        finally:
+            _validating.reset(token)
 
     @classmethod
     def _canonical(cls) -> type[SpecModel]:

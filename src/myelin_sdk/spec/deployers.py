@@ -23,6 +23,14 @@ from pydantic import Field, model_validator
 from ._base import Ref, SpecModel
 
 
+def _renamed(data: Any, old: str, new: str) -> Any:
+    """``data`` with the legacy key ``old`` read as ``new`` (when ``new`` is not given too)."""
+    if isinstance(data, dict) and old in data and new not in data:
+        data = dict(data)
+        data[new] = data.pop(old)
+    return data
+
+
 class Destination(SpecModel):
     """A share of traffic for a deployed version: ``Destination(0, 50)`` — 50 % to the newest."""
 
@@ -36,19 +44,45 @@ class Destination(SpecModel):
             data["weight"] = weight
         super().__init__(**data)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        return _renamed(data, "destination", "destinationIndex")  # the early form: {destination: 0}
+
 
 class Shadow(SpecModel):
     """A version that receives a copy of the traffic; its answers are discarded."""
 
     destination_index: int = Field(ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        return _renamed(data, "destination", "destinationIndex")
+
 
 class RolloutStep(SpecModel):
-    """One rollout stage: traffic split between versions, an optional ``match`` and ``shadow``."""
+    """One rollout stage: traffic split between versions, an optional ``match`` and ``shadow``.
+
+    A 2019 indentation slip, ``- match: {destinations: [...]}``, is read as the step's ``destinations``.
+    """
 
     match: dict[str, Any] | None = None
     destinations: list[Destination] = Field(min_length=1)
     shadow: Shadow | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "destinations" not in data and isinstance(data.get("match"), dict):
+            match = dict(data["match"])
+            if "destinations" in match:
+                data = dict(data)
+                data["destinations"] = match.pop("destinations")
+                if "shadow" in match and "shadow" not in data:
+                    data["shadow"] = match.pop("shadow")
+                data["match"] = match or None
+        return data
 
 
 class RouteDestination(SpecModel):
@@ -93,6 +127,17 @@ class Model(SpecModel):
             data["name"] = name
         super().__init__(**data)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_name(cls, data: Any) -> Any:
+        # the 2019 form {trainer: T, deployer: D} without a name: the model is named after its deploy task
+        if isinstance(data, dict) and "name" not in data and "backendModels" not in data:
+            deployer = data.get("deployer")
+            deployer = getattr(deployer, "name", deployer)
+            if isinstance(deployer, str) and deployer:
+                data = {"name": deployer, **data}
+        return data
+
     @model_validator(mode="after")
     def _normalise(self) -> Model:
         if (self.trainer is not None or self.deployer is not None) and self.backend_models:
@@ -132,6 +177,14 @@ class DagNode(SpecModel):
     health_path: str | None = None
     endpoint_rest_type: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        # the 2019-03 form `- name: DeployX`: the deploy task (or model) the entry calls
+        if isinstance(data, dict) and "name" in data and "model" not in data and "task" not in data:
+            data = _renamed(data, "name", "task")
+        return data
+
     @model_validator(mode="after")
     def _names_something(self) -> DagNode:
         if self.model is None and self.task is None:
@@ -164,10 +217,13 @@ class Deployer(SpecModel):
     @model_validator(mode="after")
     def _normalise(self) -> Deployer:
         served_by = {b.deployer: m.name for m in self.models for b in m.backend_models}
+        models = {m.name for m in self.models}
         for route in self.routes:
             for node in route.dag:
                 if node.model is None and node.task in served_by:
                     node.model, node.task = served_by[node.task], None
+                elif node.model is None and node.task in models:
+                    node.model, node.task = node.task, None
         if not self.routes and len(self.models) == 1:
             only = self.models[0].name
             self.routes = [

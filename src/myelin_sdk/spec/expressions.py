@@ -59,8 +59,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..contract import metric_name
 
@@ -373,6 +373,8 @@ class MetricCondition:
 
     text: str
     tree: ConditionNode
+    #: The Pushgateway job (``TASK_ID``) whose series the condition reads; ``None``: every job's.
+    job: str | None = None
 
     def metrics(self) -> list[str]:
         """The metric names referenced, unique, in order of first appearance.
@@ -413,7 +415,7 @@ class MetricCondition:
         """
         return _render(self.tree, fn or _as_placeholder, text=self.text)
 
-    def to_promql(self, axon: str, *, ignore_labels: bool = False) -> str:
+    def to_promql(self, axon: str, *, ignore_labels: bool = False, job: str | None = None) -> str:
         """Render an equivalent PromQL filter expression using published names.
 
         ``and``/``or`` become PromQL's ``and``/``or``.  These are set operations
@@ -426,8 +428,18 @@ class MetricCondition:
         'recommender_train_rmse_ml__rec < 0.95'
         >>> parse_metric_condition("{{a}} < 1 and {{b}} > 2").to_promql("x", ignore_labels=True)
         'a_x < 1 and on() b_x > 2'
+
+        ``job`` scopes every metric to the series one task pushed (its Pushgateway job, ``TASK_ID``):
+
+        >>> parse_metric_condition("{{acc}} > 0.9").to_promql("x", job="x-train")
+        'acc_x{job="x-train"} > 0.9'
         """
         names = _published_names(self.text, self.metrics(), axon)
+        job = job if job is not None else self.job
+        if job is not None:
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", job):
+                raise ExpressionError(f"invalid job name {job!r} for {_quote(self.text)}", self.text)
+            names = {metric: f'{name}{{job="{job}"}}' for metric, name in names.items()}
         query = _render(
             self.tree,
             names.__getitem__,
@@ -642,87 +654,15 @@ def parse_metric_condition(text: str) -> MetricCondition:
     return MetricCondition(text, tree)
 
 
-# --------------------------------------------------------------- alert conditions
+# alert conditions live in their own module (they build on the names above); re-exported lazily, so that
+# importing either module first works
+if TYPE_CHECKING:
+    from .alert_conditions import AlertCondition, parse_alert_condition
 
 
-def _only_metric_vs_number(node: ConditionNode) -> bool:
-    if isinstance(node, Comparison):
-        return isinstance(node.left, Number) or isinstance(node.right, Number)
-    if isinstance(node, BoolOp):
-        return all(_only_metric_vs_number(child) for child in node.operands)
-    return False  # 'not' is not PromQL
+def __getattr__(name: str) -> Any:
+    if name in ("AlertCondition", "parse_alert_condition"):
+        from . import alert_conditions
 
-
-def _simple_form(text: str) -> MetricCondition | None:
-    try:
-        tree, tokens = _parse(text)
-    except ExpressionError:
-        return None
-    if any(token.text in ("&&", "||") for token in tokens) or not _only_metric_vs_number(tree):
-        return None
-    return MetricCondition(text, tree)
-
-
-@dataclass(frozen=True)
-class AlertCondition:
-    """A PromQL alert condition with ``{{name}}`` placeholders.
-
-    Build it with :func:`parse_alert_condition`, which also validates it.
-    ``simple`` is the equivalent :class:`MetricCondition` when the whole text
-    is a simple ``{{m}} op number`` comparison or an ``and``/``or`` of such
-    comparisons, and ``None`` otherwise.
-    """
-
-    text: str
-    simple: MetricCondition | None = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "simple", _simple_form(self.text))
-
-    def metrics(self) -> list[str]:
-        """The placeholder names, unique, in order of first appearance.
-
-        >>> AlertCondition("rate({{a}}[5m]) > {{b}} or {{a}} > 1").metrics()
-        ['a', 'b']
-        """
-        return placeholders(self.text)
-
-    def to_promql(self, axon: str) -> str:
-        """Return the PromQL query with placeholders replaced by published names.
-
-        The text is otherwise kept as written; it is validated with
-        ``promql_parser`` and :class:`ExpressionError` names the rendered query
-        when it is not valid PromQL.
-
-        >>> AlertCondition("{{recommender_deploy_accuracy}} < 0.90").to_promql("ml-rec")
-        'recommender_deploy_accuracy_ml__rec < 0.90'
-        """
-        leftover = _ANY_BRACES_RE.search(PLACEHOLDER_RE.sub(lambda m: " " * len(m.group()), self.text))
-        if leftover is not None:
-            raise ExpressionError.expected(
-                "a metric placeholder {{name}} with a name matching [A-Za-z_][A-Za-z0-9_]*",
-                self.text,
-                leftover.start(),
-                repr(leftover.group()),
-            )
-        names = _published_names(self.text, self.metrics(), axon)
-        query = substitute_placeholders(self.text, names.__getitem__)
-        _validate_promql(query, self.text)
-        return query
-
-
-def parse_alert_condition(text: str) -> AlertCondition:
-    """Parse and validate an alert condition (PromQL with ``{{name}}`` placeholders).
-
-    Validation renders the query for a dummy axon named ``axon``; plain PromQL
-    without placeholders is accepted, an empty text is not.
-
-    >>> alert = parse_alert_condition("avg_over_time({{acc}}{job='ic'}[5m]) < 0.20")
-    >>> alert.to_promql("ml-rec"), alert.simple
-    ("avg_over_time(acc_ml__rec{job='ic'}[5m]) < 0.20", None)
-    """
-    if not text.strip():
-        raise ExpressionError.expected("a PromQL expression", text, 0, note="the alert condition is empty")
-    condition = AlertCondition(text)
-    condition.to_promql("axon")
-    return condition
+        return getattr(alert_conditions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

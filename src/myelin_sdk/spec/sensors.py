@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._base import Ref, Registered, SpecModel, exactly_one
 from .deployers import Deployer
-from .tasks import Task
+from .tasks import EnvVar, Task
 
 
 def _check_metric_condition(text: str) -> str:
@@ -130,11 +130,15 @@ class Metric(SpecModel):
     """Run the sensor's tasks only if a metric condition holds: ``Metric("{{train_rmse}} < 0.95")``.
 
     Evaluated like an Argo Rollouts analysis: ``count`` measurements ``interval`` apart; the gate fails
-    once more than ``failureLimit`` measurements fail.
+    once more than ``failureLimit`` measurements fail. ``name`` labels the gate in messages and manifests;
+    ``task`` (the original form: ``{name: trainAccuracy, type: Metric, condition: ..., task: Train}``)
+    names the task whose published metrics the condition reads: only that task's series are measured.
     """
 
     type: Literal["Metric"] = "Metric"
+    name: str | None = Field(default=None, min_length=1)
     condition: str = Field(min_length=1)
+    task: Ref | None = None
     interval: str = Field(default="10s", pattern=r"^\d+(\.\d+)?(ms|s|m|h)$")
     count: int = Field(default=1, ge=1)
     failure_limit: int = Field(default=0, ge=0)
@@ -157,11 +161,16 @@ class TaskCall(SpecModel):
 
 
 class SensorStep(SpecModel):
-    """One entry of a sensor's ``tasks``: a ``resourceExecutor``, a ``trainer`` or a ``deployer``."""
+    """One entry of a sensor's ``tasks``: a ``resourceExecutor``, a ``trainer`` or a ``deployer``.
+
+    ``env`` (original reference docs: "the env to be added to the task execution runtime") is kept in the
+    model; compiling or running it is not supported yet.
+    """
 
     resource_executor: TaskCall | None = None
     trainer: TaskCall | None = None
     deployer: Deployer | None = None
+    env: list[EnvVar] = []
 
     @model_validator(mode="after")
     def _one(self) -> SensorStep:
@@ -191,6 +200,13 @@ def _step(item: Any) -> Any:
     return item
 
 
+class SensorParameter(SpecModel):
+    """A parameter of a sensor's execution (original reference docs; kept in the model, not supported yet)."""
+
+    name: str = Field(min_length=1)
+    value: str | None = None
+
+
 class Sensor(Registered):
     """Runs ``tasks`` in order when any trigger fires and every condition holds."""
 
@@ -201,8 +217,13 @@ class Sensor(Registered):
     triggers: list[Trigger] = []
     conditions: list[Metric] = []
     tasks: list[SensorStep] = []
+    parameters: list[SensorParameter] = []
 
     @field_validator("tasks", mode="before")
     @classmethod
     def _steps(cls, value: Any) -> Any:
-        return [_step(v) for v in value] if isinstance(value, list) else value
+        if not isinstance(value, list):
+            return value
+        # the reference docs' form, a list of lists (SensorTask[][]): the steps run in the order listed
+        flat = [s for item in value for s in (item if isinstance(item, list) else [item])]
+        return [_step(v) for v in flat]

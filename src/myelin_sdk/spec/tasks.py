@@ -14,10 +14,12 @@ which is the same as ``Task("TrainMyelinRecommender", train=TrainSpec(image_buil
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ..errors import MyelinError
 from ._base import Ref, Registered, SpecModel, exactly_one
 
 TaskKind = Literal["container", "train", "deploy", "spark"]
@@ -144,8 +146,74 @@ class SparkSpec(TaskBody):
     spark_spec: dict[str, Any] | None = None
 
 
+#: Fields of a Kubeflow ``TFJobSpec`` that the 2019 ``tfJob:`` task kind wrote beside the task body.
+TF_JOB_FIELDS = (
+    "tfReplicaSpecs",
+    "cleanPodPolicy",
+    "ttlSecondsAfterFinished",
+    "activeDeadlineSeconds",
+    "backoffLimit",
+    "runPolicy",
+    "enableDynamicWorker",
+    "successPolicy",
+)
+#: Fields of a Spark application that the flat 2019-07 ``spark:`` form wrote beside the task body.
+SPARK_FIELDS = (
+    "class",
+    "jars",
+    "properties",
+    "propertiesConfigMap",
+    "propertiesConfigMapKey",
+    "deployMode",
+    "mainApplicationFile",
+    "mainClass",
+    "files",
+    "pyFiles",
+    "packages",
+    "conf",
+    "sparkConf",
+    "hadoopConf",
+    "sparkVersion",
+    "pythonVersion",
+    "mode",
+    "type",
+    "driver",
+    "executor",
+)
+
+
+def _legacy_task(data: dict[str, Any]) -> dict[str, Any]:
+    """Normalise the 2019 task forms: ``tfJob:`` (a train task with a ``tfJobSpec``) and the flat
+    ``spark: {class, jars, properties, args, ...}`` (those fields move into ``sparkSpec``)."""
+    data = dict(data)
+    tf_job = data.get("tfJob", data.get("tf_job"))
+    if isinstance(tf_job, dict) and "train" not in data:
+        data.pop("tfJob", None)
+        data.pop("tf_job", None)
+        body = dict(tf_job)
+        spec = dict(body.pop("tfJobSpec", None) or {})
+        spec.update({k: body.pop(k) for k in TF_JOB_FIELDS if k in body})
+        # an empty spec would vanish when written: keep the mark that this is a TFJob
+        body["tfJobSpec"] = spec or {"tfReplicaSpecs": None}
+        data["train"] = body
+    spark = data.get("spark")
+    if isinstance(spark, dict) and any(k in spark for k in SPARK_FIELDS):
+        body = dict(spark)
+        spec = dict(body.pop("sparkSpec", None) or {})
+        spec.update({k: body.pop(k) for k in SPARK_FIELDS if k in body})
+        if "args" in body:  # beside class/jars, args are the Spark application's
+            spec["args"] = body.pop("args")
+        body["sparkSpec"] = spec
+        data["spark"] = body
+    return data
+
+
 class Task(Registered):
-    """A named task with exactly one body: ``container``, ``train``, ``deploy`` or ``spark``."""
+    """A named task with exactly one body: ``container``, ``train``, ``deploy`` or ``spark``.
+
+    The 2019 forms are read too: ``tfJob:`` (becomes a ``train`` task with a ``tfJobSpec``) and the flat
+    ``spark: {class, jars, properties, ...}`` (those fields move into ``sparkSpec``).
+    """
 
     def __init__(self, name: str | None = None, /, **data: Any) -> None:
         super().__init__(name, **data)
@@ -155,6 +223,11 @@ class Task(Registered):
     train: TrainSpec | None = None
     deploy: DeploySpec | None = None
     spark: SparkSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        return _legacy_task(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _one_kind(self) -> Task:
@@ -179,7 +252,13 @@ def _flat(kind: TaskKind, spec: type[TaskBody], name: str | None, data: dict[str
     if name is not None:
         own["name"] = name
     if kind not in data:
-        own[kind] = spec(**data)
+        try:
+            own[kind] = spec(**data)
+        except MyelinError as exc:  # name the class the user called: TrainTask.loss_metrik, not TrainSpec
+            dsl = f"{kind.capitalize()}Task"
+            raise MyelinError(
+                [replace(d, path=dsl + d.path.removeprefix(spec.__name__)) for d in exc.diagnostics]
+            ) from None
     else:
         own.update(data)
     return own
