@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv test lint demo manifests benchmark golden docs clean
+.PHONY: help venv prometheus test lint demo manifests benchmark golden docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with the package and its dev tools
 
-test: $(STAMP) ## run the test suite
+prometheus: ## Prometheus + Pushgateway for the tests: from PATH, else Debian's packages into .cache/ (no root)
+	@$(PYTHON) tests/support/prometheus_binaries.py
+
+test: $(STAMP) prometheus ## run the test suite
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy on src/

@@ -8,7 +8,9 @@ Writes ``ratings.npz``, ``movies.json`` and ``dataset.json`` into ``$DATA_PATH/m
 overrides), which ``train.py`` reads.  Environment: ``DATA_PATH`` (required unless ``--out``),
 ``MOVIELENS_DIR`` (an extracted release), ``MOVIELENS_DATASET`` (``ml-1m``/``ml-100k``),
 ``MOVIELENS_CACHE`` (default ``~/.cache/myelin/movielens``), ``MOVIELENS_SHA256`` (pin the zip's digest).
-Exit code 1 with a one-line message when the data cannot be had.
+A relative ``--data-dir``/``MOVIELENS_DIR`` is resolved from where the user typed the command (``$PWD``,
+which ``myelin run`` passes on unchanged while the task runs in its own folder), else from the current
+directory. Exit code 1 with a one-line message when the data cannot be had.
 """
 
 from __future__ import annotations
@@ -38,11 +40,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         type=Path,
         default=os.environ.get("MOVIELENS_DIR") or None,
-        help="an extracted release (u.data + u.item, or ratings.dat + movies.dat): no download",
+        help="an extracted release (u.data + u.item, or ratings.dat + movies.dat): no download; "
+        "relative to where the command was typed",
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="download cache")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default $DATA_PATH/movielens)")
     return parser.parse_args(argv)
+
+
+def user_path(path: Path | str) -> Path:
+    """``path`` made absolute from where the user stands: ``$PWD`` (the shell's directory, inherited through
+    ``myelin run``) when the folder is there, else the current directory.
+
+    >>> user_path("/data/ml-100k")
+    PosixPath('/data/ml-100k')
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    shell = os.environ.get("PWD")
+    if shell and (Path(shell) / path).is_dir():
+        return (Path(shell) / path).resolve()
+    return path.resolve()
 
 
 def output_folder(out: Path | None) -> Path:
@@ -58,7 +77,7 @@ def run(args: argparse.Namespace) -> Path:
     print(movielens.TERMS)
     print(f"Please cite: {movielens.CITATION}")
     if args.data_dir is not None:
-        source = Path(args.data_dir).expanduser()
+        source = user_path(args.data_dir)
         print(f"reading MovieLens from {source}")
     else:
         try:

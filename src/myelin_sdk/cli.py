@@ -230,7 +230,9 @@ def _add_run_parser(sub: Any) -> None:
         "  curl -d '{\"data\": {\"ndarray\": [3, 4]}}' -H 'Content-Type: application/json' "
         "http://127.0.0.1:9000/predict\n"
         "  curl -X POST http://127.0.0.1:<control port>/trigger/<sensor>     # a Rest trigger\n\n"
-        "exit status: 0 ok; 1 --until reached with a failed sensor; 2 a problem in the input; "
+        "exit status: 0 ok; 1 a failure (--until deployed can no longer happen, or --until idle\n"
+        "with a failed sensor: the reason and the failed task's log are printed last);\n"
+        "2 a problem in the input; "
         "3 --timeout passed; 130 interrupted",
     )
     add_run_arguments(p)

@@ -328,8 +328,8 @@ def test_canary_is_newest_and_previous_at_50_50(validator: SchemaValidator) -> N
     assert [(p["name"], p["traffic"]) for p in doc["spec"]["predictors"]] == [("v7", 50), ("v6", 50)]
     paths = [env_of(containers(p)["backend-recommender"])["MODEL_PATH"] for p in doc["spec"]["predictors"]]
     assert paths == [
-        "/axon-store/models/train-myelin-recommender/20190706-1200",
-        "/axon-store/models/train-myelin-recommender/20190705-0900",
+        "/axon-store/models/train-myelin-recommender/20190706-1200/",
+        "/axon-store/models/train-myelin-recommender/20190705-0900/",
     ]
     # a third version exists but rolloutSpec names only 0 and 1: it is not deployed
     older = GraphVersion({"BackendRecommender": "20190701-0000"}, label="v5")
@@ -362,7 +362,7 @@ def test_legacy_2019_03_canary_and_replicas(validator: SchemaValidator) -> None:
     predictor = doc["spec"]["predictors"][0]
     container = containers(predictor)["myelin-keras-recommender"]
     assert container["image"] == "registry.example.com/ml/deploy-myelin-recommender:v1"
-    assert env_of(container)["MODEL_PATH"] == "/axon-store/models/train-myelin-recommender/v2"
+    assert env_of(container)["MODEL_PATH"] == "/axon-store/models/train-myelin-recommender/v2/"
     # the 2019-03 volume is the raw ceph flexVolume, mounted at /axon-store
     (spec,) = predictor["componentSpecs"]
     assert spec["spec"]["volumes"][0]["name"] == "axon-store" and "flexVolume" in spec["spec"]["volumes"][0]
@@ -489,11 +489,11 @@ def test_image_classification_80_20_backends_80_20_rollout(validator: SchemaVali
     by_name = containers(predictor)
     assert by_name["model1"]["image"] == "registry.example.com/ml/deploy-img1-class:v1"
     assert by_name["model2"]["image"] == "registry.example.com/ml/deploy-img2-class:v1"
-    assert env_of(by_name["model1"])["MODEL_PATH"] == "/axon-store/models/train-model1/m1-b"
-    assert env_of(by_name["model2"])["MODEL_PATH"] == "/axon-store/models/train-model2/m2-b"
+    assert env_of(by_name["model1"])["MODEL_PATH"] == "/axon-store/models/train-model1/m1-b/"
+    assert env_of(by_name["model2"])["MODEL_PATH"] == "/axon-store/models/train-model2/m2-b/"
     assert env_of(by_name["model2"])["TASK_NAME"] == "DeployModel2"
     old_paths = [env_of(c)["MODEL_PATH"] for c in containers(doc["spec"]["predictors"][1]).values()]
-    assert old_paths == ["/axon-store/models/train-model1/m1-a", "/axon-store/models/train-model2/m2-a"]
+    assert old_paths == ["/axon-store/models/train-model1/m1-a/", "/axon-store/models/train-model2/m2-a/"]
 
 
 def test_test_demo_two_backends_of_one_trainer_serve_their_own_versions(validator: SchemaValidator) -> None:
@@ -502,20 +502,24 @@ def test_test_demo_two_backends_of_one_trainer_serve_their_own_versions(validato
     doc = seldon_deployment(axon, deployer, [version], OPTIONS)
     check(doc, validator)
     by_name = containers(doc["spec"]["predictors"][0])
-    assert env_of(by_name["myelin-test1"])["MODEL_PATH"] == "/axon-store/models/train-myelin-test/run-7"
-    assert env_of(by_name["myelin-test2"])["MODEL_PATH"] == "/axon-store/models/train-myelin-test/run-9"
+    assert env_of(by_name["myelin-test1"])["MODEL_PATH"] == "/axon-store/models/train-myelin-test/run-7/"
+    assert env_of(by_name["myelin-test2"])["MODEL_PATH"] == "/axon-store/models/train-myelin-test/run-9/"
     # the deploy task's own env follows the runtime contract; Argo's parameters pass through to the
     # resource step that applies the manifest
     assert env_of(by_name["myelin-test1"])["PARAM1"] == "{{workflow.parameters.param1}}"
-    assert [e["name"] for e in by_name["myelin-test1"]["env"]][:7] == [
+    assert [e["name"] for e in by_name["myelin-test1"]["env"]][:8] == [
         "AXON_NAME",
         "TASK_NAME",
         "TASK_ID",
         "NAMESPACE",
         "DATA_PATH",
         "MODEL_PATH",
+        "MYELIN_MODEL_ROOT",
         "PUSHGATEWAY_URL",
     ]
+    # the model server's registry is its trainer's (the deploy task's own folder holds no versions)
+    assert env_of(by_name["myelin-test1"])["MYELIN_MODEL_ROOT"] == "/axon-store/models/train-myelin-test/"
+    assert env_of(by_name["myelin-test1"])["DATA_PATH"] == "/axon-store/data/"
     assert effective_shares(doc) == pytest.approx(
         {("7-9", "myelin-test1"): 0.8, ("7-9", "myelin-test2"): 0.2}, abs=1e-12
     )
@@ -607,7 +611,7 @@ def test_model_graph_without_include_input_maps_to_a_combiner(validator: SchemaV
     # every container is called once per request
     assert unit_shares(graph) == {"model3": 1.0, "model1": 1.0, "model2": 1.0}
     by_name = containers(predictor)
-    assert env_of(by_name["model3"])["MODEL_PATH"] == "/axon-store/models/train-model3/c"
+    assert env_of(by_name["model3"])["MODEL_PATH"] == "/axon-store/models/train-model3/c/"
     assert by_name["model3"]["image"] == "registry.example.com/ml/model-graph-model3-deploy:v1"
 
 
@@ -807,8 +811,8 @@ def test_first_deploy_review(validator: SchemaValidator) -> None:
     assert predictor["name"] == REVIEW_LABEL == "first" and predictor["traffic"] == 100
     paths = {name: env_of(c)["MODEL_PATH"] for name, c in containers(predictor).items()}
     assert paths == {
-        "model1": f"/axon-store/models/train-model1/{REVIEW_VERSION}",
-        "model2": f"/axon-store/models/train-model2/{REVIEW_VERSION}",
+        "model1": f"/axon-store/models/train-model1/{REVIEW_VERSION}/",
+        "model2": f"/axon-store/models/train-model2/{REVIEW_VERSION}/",
     }
     assert REVIEW_VERSION == "latest"
 

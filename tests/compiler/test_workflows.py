@@ -6,6 +6,7 @@ No Argo controller can run here, so compiled documents are validated against the
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -405,12 +406,54 @@ def test_runtime_env_then_user_env(schema_validator: SchemaValidator) -> None:
         {"name": "TASK_NAME", "value": "TrainMyelinRecommender"},
         {"name": "TASK_ID", "value": "ml-rec-train-myelin-recommender"},
         {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": "DATA_PATH", "value": "/axon-store/data"},
-        {"name": "MODEL_PATH", "value": "/axon-store/models/train-myelin-recommender"},
+        {"name": "DATA_PATH", "value": "/axon-store/data/"},
+        # no shared volume: nothing outlives the pod, so no version folder per run either
+        {"name": "MODEL_PATH", "value": "/axon-store/models/train-myelin-recommender/"},
+        {"name": "MYELIN_MODEL_ROOT", "value": "/axon-store/models/train-myelin-recommender/"},
         {"name": "PUSHGATEWAY_URL", "value": "http://pushgateway.test:9091"},
         {"name": "EPOCHS", "value": "3"},
         {"name": "LOG_LEVEL", "value": "debug"},
     ]
+
+
+#: The version folder of one workflow run: Argo's workflow creation time, to the second, and uid.
+EXECUTION = (
+    "{{workflow.creationTimestamp.Y}}{{workflow.creationTimestamp.m}}{{workflow.creationTimestamp.d}}T"
+    "{{workflow.creationTimestamp.H}}{{workflow.creationTimestamp.M}}{{workflow.creationTimestamp.S}}Z-"
+    "{{workflow.uid}}"
+)
+
+
+def test_each_workflow_run_of_a_train_task_gets_its_own_version_folder(
+    schema_validator: SchemaValidator,
+) -> None:
+    """DESIGN §4: a train run's MODEL_PATH is its own folder, made by an init container before the task runs;
+    a register step after ``run`` makes it a version; the Lifecycle notification names that folder."""
+    bundle = compile_valid(load_path(DEMO_YAML), schema_validator)
+    wt = task_template(bundle, "TrainMyelinRecommender")
+    folder = f"/axon-store/models/train-myelin-recommender/{EXECUTION}/"
+    run = templates(wt)["run"]
+    env = {e["name"]: e.get("value") for e in run["container"]["env"]}
+    assert env["MODEL_PATH"] == folder
+    assert env["MYELIN_MODEL_ROOT"] == "/axon-store/models/train-myelin-recommender/"
+    assert env["DATA_PATH"] == "/axon-store/data/"
+    (init,) = run["initContainers"]
+    assert init["mirrorVolumeMounts"] is True and f"mkdir -p '{folder}'" in init["args"][0]
+    inner = templates(wt)["task"]  # the demo's train is watched: main wraps the task's steps
+    assert [s["name"] for (s,) in inner["steps"]] == ["build", "run", "register"]
+    register = templates(wt)["register"]["script"]
+    assert register["volumeMounts"] == [{"name": "axon-store", "mountPath": "/axon-store"}]
+    assert register["source"].endswith(
+        f"sys.exit(main(['--folder', '{folder}', '--pushgateway', "
+        "'http://prometheus-pushgateway.monitoring.svc:9091', '--job', 'ml-rec-train-myelin-recommender', "
+        "'--axon', 'ml-rec', '--since', '{{workflow.creationTimestamp}}']))\n"
+    )
+    assert json.loads(templates(wt)["notify"]["http"]["body"])["modelPath"] == folder
+    # a container task keeps the registry root as MODEL_PATH and registers nothing
+    prep = task_template(bundle, "DataPrepMyelinRecommender")
+    prep_env = {e["name"]: e.get("value") for e in templates(prep)["run"]["container"]["env"]}
+    assert prep_env["MODEL_PATH"] == "/axon-store/models/data-prep-myelin-recommender/"
+    assert "register" not in templates(prep) and "initContainers" not in templates(prep)["run"]
 
 
 def test_parameters_become_arguments_and_pass_through(schema_validator: SchemaValidator) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -163,3 +164,17 @@ def test_the_normalised_ratings_keep_numeric_types(release_dir, tmp_path):
     ratings = load_normalized(tmp_path)
     assert ratings.user_id.dtype == np.int32 and ratings.rating.dtype == np.float32
     assert ratings.rating.min() >= 1.0 and ratings.rating.max() <= 5.0
+
+
+def test_a_relative_movielens_dir_is_read_from_where_the_user_typed_the_command(release_dir, tmp_path):
+    """Under ``myelin run`` the task runs in its own folder; ``$PWD`` still names the user's directory."""
+    stand = tmp_path / "stand"
+    shutil.copytree(release_dir, stand / "datasets" / "ml-100k")
+    env = {**os.environ, "DATA_PATH": str(tmp_path / "data"), "PWD": str(stand)}
+    env["MOVIELENS_DIR"] = "datasets/ml-100k"
+    done = subprocess.run(
+        [sys.executable, "preprocess.py"], cwd=DEMO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"reading MovieLens from {stand / 'datasets' / 'ml-100k'}" in done.stdout
+    assert (tmp_path / "data" / "movielens" / "ratings.npz").is_file()

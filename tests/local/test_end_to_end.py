@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from myelin_sdk import Axon
-from myelin_sdk.local import RunOptions, run_local
+from myelin_sdk.local import PredictionError, RunOptions, run_local
 
 from support.fake_apiserver import run_cli
 
@@ -56,6 +56,10 @@ def test_train_gate_deploy_feedback_alert_retrain_canary(
     try:
         assert run.wait("deployed", timeout=300), "\n".join(run.lines[-40:])
         assert run.predict([1, 2])["data"]["ndarray"] == [2, 4]  # factor 2: the first training
+        with pytest.raises(PredictionError) as refused:  # the model's own message, through the router
+            run.predict([-1])
+        assert refused.value.status == 400
+        assert str(refused.value) == "/predict: HTTP 400: negative input -1: the toy counts"
         first = run.status()["deployments"]["toy"]
         assert [v["traffic"] for v in first] == [100]
         code, out, _ = run_cli(capsys, "endpoint", "--local", "--workdir", str(tmp_path))

@@ -5,9 +5,8 @@ contract, and a sensor that is already running. Serving is covered by test_end_t
 from __future__ import annotations
 
 import json
+import pickle
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from myelin_sdk import (
     Parameter,
     Rest,
     Sensor,
+    TrainTask,
 )
 from myelin_sdk.local import LocalRun, RunOptions, run_local
 
@@ -90,7 +90,8 @@ def test_tasks_get_the_runtime_contract_and_the_axon_parameters(tmp_path: Path) 
     env = json.loads((tmp_path / "env.json").read_text())
     store = Path(env["DATA_PATH"]).parent
     assert store.name == "store" and store.parent.parent.name == "runs"
-    assert env["MODEL_PATH"] == str(store / "models" / "dump-env")
+    assert env["DATA_PATH"] == f"{store}/data/"  # both paths end in `/`: original code joins with `+`
+    assert env["MODEL_PATH"] == env["MYELIN_MODEL_ROOT"] == f"{store}/models/dump-env/"  # not a train task
     assert (env["AXON_NAME"], env["TASK_NAME"], env["TASK_ID"]) == (
         "env-check",
         "DumpEnv",
@@ -99,6 +100,59 @@ def test_tasks_get_the_runtime_contract_and_the_axon_parameters(tmp_path: Path) 
     assert env["NAMESPACE"] == "local"
     assert env["PUSHGATEWAY_URL"].startswith("http://127.0.0.1:")
     assert env["GREETING"] == "hello world"
+
+
+#: A train task in the original Myelin conventions: no SDK, `+`-joined MODEL_PATH, its loss POSTed to the
+#: Pushgateway under job TASK_ID as the original client names it; each run's loss comes from ``losses.txt``.
+ORIGINAL_TRAIN = """
+import os, pickle, sys, urllib.request
+with open("runs.txt", "a+") as runs:
+    runs.seek(0); n = len(runs.read().splitlines()); runs.write("x\\n")
+loss = [0.8, 0.9, 0.1, 0.7][n]
+model_path = os.environ["MODEL_PATH"]
+pickle.dump({"run": n}, open(model_path + "m.pkl", "wb"))
+name = "rmse_" + os.environ["AXON_NAME"].replace("-", "__")
+url = os.environ["PUSHGATEWAY_URL"] + "/metrics/job/" + os.environ["TASK_ID"]
+urllib.request.urlopen(urllib.request.Request(url, data=f"{name} {loss}\\n".encode(), method="POST"))
+if n == 2:
+    sys.exit("the third run fails after publishing a great loss")
+if n == 3:
+    os.remove(model_path + "m.pkl")  # the fourth leaves MODEL_PATH empty
+"""
+
+
+def test_each_train_execution_gets_its_own_version_folder_registered_with_its_metrics(
+    tmp_path: Path,
+) -> None:
+    from myelin_sdk.runtime.deploy import select_version
+    from myelin_sdk.runtime.registry import best_version, versions
+
+    with Axon("orig-ml") as axon:
+        train = TrainTask(
+            "Train", image="python:3.11-slim", command=["python", "-c", ORIGINAL_TRAIN], loss_metric="rmse"
+        )
+        Sensor("Again", triggers=[Rest("go")], tasks=[train])
+    run = _start(axon, tmp_path)
+    try:
+        for _ in range(4):
+            run.trigger("Again")
+            assert run.wait("idle", timeout=30)
+        assert run.engine.run_dir is not None
+        root = run.engine.run_dir.store / "models" / "train"
+    finally:
+        run.stop()
+    found = versions(root)  # newest first
+    assert [v.metrics for v in found] == [{"rmse": 0.9}, {"rmse": 0.8}]  # the failed and the empty run: none
+    for number, version in zip((1, 0), found, strict=True):
+        assert sorted(p.name for p in version.path.iterdir()) == ["m.pkl", "metrics.json"]
+        assert pickle.loads((version.path / "m.pkl").read_bytes()) == {"run": number}
+    folders = sorted(p.name for p in root.iterdir())
+    assert len(folders) == 3 and folders[:2] == sorted(v.name for v in found)  # names sort by time
+    assert not (root / folders[2] / "metrics.json").exists()  # the failed run's folder: never registered
+    assert select_version(root, "rmse", greater=False) == found[1].name  # `best`: the lower loss, not newest
+    best = best_version("rmse", root=root)
+    assert best is not None and best.name == found[1].name
+    assert any(f"task Train: registered model version {found[0].path}" in line for line in run.lines)
 
 
 def test_rest_trigger_on_the_control_endpoint_and_a_running_sensor_is_not_started_twice(
@@ -114,10 +168,10 @@ def test_rest_trigger_on_the_control_endpoint_and_a_running_sensor_is_not_starte
         assert until(lambda: (tmp_path / "slow.log").exists())
         run.trigger("Manual")  # while the first run is still going: recorded, not started
         assert run.wait("idle", timeout=30)
-        with pytest.raises(urllib.error.HTTPError) as err:
+        with pytest.raises(MyelinError) as err:  # the control endpoint's own message, not "HTTP Error 404"
             run.trigger("Manul")
-        assert err.value.code == 404
-        assert "did you mean 'Manual'" in json.loads(err.value.read())["error"]
+        expected = "trigger Manul: no sensor 'Manul' with a Rest trigger — did you mean 'Manual'?"
+        assert str(err.value) == expected
         status = run.status()
     finally:
         run.stop()
@@ -222,7 +276,7 @@ def test_unsupported_parts_are_refused_before_anything_runs(tmp_path: Path) -> N
     assert "--artifact nope=...: the axon has no artifact 'nope'" in message
     with pytest.raises(MyelinError) as err:
         _start(axon, tmp_path)
-    assert "task 'NoCommand' has no command to run locally" in str(err.value)
+    assert "task 'NoCommand' only names the image 'busybox', which a local run cannot use" in str(err.value)
     assert not list((tmp_path / ".myelin" / "runs").glob("*"))
 
 
@@ -246,3 +300,107 @@ def test_a_taken_port_is_refused_before_anything_runs(tmp_path: Path) -> None:
             run_local(axon, RunOptions(workdir=tmp_path, port=port))
     assert not (tmp_path / "train.log").exists()
     assert not list((tmp_path / ".myelin" / "runs").glob("*"))
+
+
+# ---------------------------------------------------------------------------------- fail fast
+
+TOY = Path(__file__).parent / "toy"
+OFFLINE_PREP = (
+    "import sys; print('downloading the data'); sys.exit('prep: cannot download the data (offline)')\n"
+)
+
+
+def _toy(
+    tmp_path: Path, *, prep: str | None = None, replace: dict[str, str] | None = None
+) -> tuple[Axon, Path]:
+    """The toy axon (train on start, gated deploy, retrain on an Alert) on a local copy of its code."""
+    import shutil
+
+    code = tmp_path / "code"
+    shutil.copytree(TOY, code, ignore=shutil.ignore_patterns("axon.yaml", "__pycache__"))
+    if prep is not None:
+        (code / "prep.py").write_text(prep)
+    text = (TOY / "axon.yaml").read_text()
+    for old, new in (replace or {}).items():
+        assert old in text
+        text = text.replace(old, new)
+    return Axon.from_yaml(text), code
+
+
+def test_wait_deployed_raises_at_once_when_the_only_way_to_a_deploy_failed(tmp_path: Path) -> None:
+    from myelin_sdk.local import RunFailed
+
+    axon, code = _toy(tmp_path, prep=OFFLINE_PREP)
+    run = run_local(axon, RunOptions(workdir=tmp_path, port=0, artifacts={"code": code}))
+    began = time.monotonic()
+    try:
+        with pytest.raises(RunFailed) as err:
+            run.wait("deployed", timeout=120)
+        assert time.monotonic() - began < 15  # not the timeout: the Retrain Alert does not keep it waiting
+        blocked = run.status()["deployBlocked"]
+    finally:
+        run.stop()
+    message = str(err.value)
+    assert message.startswith("no deploy can happen any more: sensor TrainOnStart (run 1) failed: task Prep")
+    assert "(Retrain: started only by a Rest call or an Alert)" in message
+    assert "prep: cannot download the data (offline)" in message  # the failed task's log tail
+    assert blocked == err.value.reason
+    [failure] = err.value.failures
+    assert (failure.task, failure.exit_code) == ("Prep", 1)
+    assert [f.sensor for f in run.failures] == ["TrainOnStart"]
+
+
+def test_a_gate_that_skips_the_only_deploy_ends_the_wait(tmp_path: Path) -> None:
+    from myelin_sdk.local import RunFailed
+
+    axon, code = _toy(tmp_path, replace={"{{toy_train_loss}} < 0.5": "{{toy_train_loss}} < 0.01"})
+    run = run_local(axon, RunOptions(workdir=tmp_path, port=0, artifacts={"code": code}))
+    try:
+        with pytest.raises(RunFailed, match=r"sensor Deploy \(run 2\) skipped: a condition did not hold"):
+            run.wait("deployed", timeout=120)
+        assert run.failures == []  # skipped is not failed
+    finally:
+        run.stop()
+
+
+def test_nothing_failed_keeps_the_wait_for_a_rest_triggered_deploy(tmp_path: Path) -> None:
+    """No failure: the user may still fire the Rest trigger, so the wait runs to its timeout."""
+    axon, code = _toy(
+        tmp_path,
+        replace={"  - name: TrainOnStart\n": "  - name: TrainOnStart\n      triggers: [{type: Rest}]\n"},
+    )
+    run = run_local(axon, RunOptions(workdir=tmp_path, port=0, artifacts={"code": code}))
+    try:
+        assert run.wait("deployed", timeout=1.0) is False
+        assert run.status()["deployBlocked"] is None
+    finally:
+        run.stop()
+
+
+def test_an_axon_without_a_deployer_cannot_reach_deployed(tmp_path: Path) -> None:
+    from myelin_sdk.local import RunFailed
+
+    with Axon("no-deploy") as axon:
+        Sensor("Start", tasks=[ContainerTask("Ok", command=_count("ok"))])
+    run = _start(axon, tmp_path)
+    try:
+        with pytest.raises(RunFailed, match="the axon has no deployer"):
+            run.wait("deployed", timeout=30)
+    finally:
+        run.stop()
+
+
+def test_run_local_takes_a_str_workdir_resolved_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Axon("str-workdir") as axon:
+        Sensor("Start", tasks=[ContainerTask("Ok", command=_count("ok"))])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline.py").write_text("")
+    run = axon.run_local(workdir="build", port=0)
+    try:
+        assert run.wait("idle", timeout=30)
+    finally:
+        run.stop()
+    assert run.engine.options.workdir == tmp_path / "build"
+    assert list((tmp_path / "build" / ".myelin" / "runs").glob("*/state.db"))

@@ -292,3 +292,146 @@ def test_router_start_stop_and_port(models: dict[str, FakeModel]) -> None:
     router.stop()
     with pytest.raises(OSError):
         predict(url, [1])
+
+
+# --------------------------------------------------------------------------- kept-alive backend connections
+
+
+class KeepAliveModel:
+    """An HTTP/1.1 backend that counts the TCP connections it accepted. ``mode``: ``"keep"`` keeps each
+    connection open; ``"close-idle"`` closes it right after answering (without ``Connection: close``, as
+    a keep-alive timeout does); ``"drop-second"`` reads the second request of a connection, then closes it
+    without answering (the race where the server times the connection out as the request arrives)."""
+
+    def __init__(self, mode: str = "keep") -> None:
+        self.mode = mode
+        self.connections = 0
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                self.served = 0
+                with model.lock:
+                    model.connections += 1
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.served += 1
+                with model.lock:
+                    model.requests.append(self.path)
+                if model.mode == "drop-second" and self.served == 2:
+                    self.close_connection = True
+                    return
+                data = json.dumps({"data": {"ndarray": [1]}, "meta": {}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                if model.mode == "close-idle":
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def keep_alive() -> Iterator[KeepAliveModel]:
+    model = KeepAliveModel()
+    yield model
+    model.close()
+
+
+def test_backend_connections_are_kept_alive_and_reused(router: Router, keep_alive: KeepAliveModel) -> None:
+    router.set_routes([Route("v1", keep_alive.url)])
+    for _ in range(30):
+        assert predict(router.url, [1])[0] == 200
+    assert keep_alive.connections == 1  # one connection carried all 30 requests
+    assert len(keep_alive.requests) == 30
+
+
+def test_the_pool_is_thread_safe(router: Router, keep_alive: KeepAliveModel) -> None:
+    router.set_routes([Route("v1", keep_alive.url)])
+    statuses: list[int] = []
+
+    def work() -> None:
+        for _ in range(25):
+            statuses.append(predict(router.url, [1])[0])
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 200 and len(keep_alive.requests) == 200
+    assert keep_alive.connections <= 8  # never more connections than concurrent requests
+    assert router.stats()["v1"].errors == 0
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used(router: Router) -> None:
+    model = KeepAliveModel("close-idle")
+    try:
+        router.set_routes([Route("v1", model.url)])
+        for _ in range(5):
+            time.sleep(0.05)  # the server's close reaches the router's idle connection
+            assert predict(router.url, [1])[0] == 200
+        assert model.connections == 5 and len(model.requests) == 5
+    finally:
+        model.close()
+
+
+def test_a_dropped_kept_alive_connection_is_retried_once_for_predictions_only(router: Router) -> None:
+    model = KeepAliveModel("drop-second")
+    try:
+        router.set_routes([Route("v1", model.url)])
+        assert predict(router.url, [1])[0] == 200
+        # the kept-alive connection answers nothing to the second request: a prediction is sent again
+        status, _, body = predict(router.url, [1])
+        assert (status, body["data"]["ndarray"]) == (200, [1])
+        assert model.connections == 2 and len(model.requests) == 3
+        assert router.stats()["v1"].errors == 0
+        # feedback is not idempotent: the same failure (the 2nd connection's 2nd request) is not retried
+        status, _, body = call(router.url, "/send-feedback", {"reward": 1})
+        assert status == 502 and body["status"]["reason"] == "MYELIN_BACKEND_ERROR"
+        assert model.requests.count("/api/v1.0/feedback") == 1  # sent once, never twice
+    finally:
+        model.close()
+
+
+def test_stats_give_latency_percentiles(router: Router, keep_alive: KeepAliveModel) -> None:
+    router.set_routes([Route("v1", keep_alive.url)])
+    assert router.stats()["v1"].p50 is None
+    for _ in range(20):
+        predict(router.url, [1])
+    stats = router.stats()["v1"]
+    assert stats.p50 is not None and stats.p95 is not None
+    assert 0 < stats.p50 <= stats.p95 < 1.0 and stats.requests == 20
+
+
+def test_routes_removed_close_their_pool(router: Router, keep_alive: KeepAliveModel) -> None:
+    other = KeepAliveModel()
+    try:
+        router.set_routes([Route("v1", keep_alive.url)])
+        predict(router.url, [1])
+        router.set_routes([Route("v2", other.url)])
+        predict(router.url, [1])
+        router.set_routes([Route("v1", keep_alive.url)])  # back: a new connection, the old one was closed
+        predict(router.url, [1])
+        assert keep_alive.connections == 2 and other.connections == 1
+    finally:
+        other.close()

@@ -1,29 +1,31 @@
-"""Model environments and model servers: the env cache, atomic builds, and the real seldon-core 1.17.1."""
+"""Model servers: model code folders and the real seldon-core 1.17.1 (environments: test_envs.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
-import threading
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from myelin_sdk.local import serving
+from myelin_sdk.local.model_server import ModelServer
 from myelin_sdk.local.router import Route, Router
 from myelin_sdk.local.serving import (
-    ModelServer,
     ServingError,
     ensure_env,
-    env_key,
     read_model_name,
     read_s2i_environment,
 )
+
+from support.processes import until
 
 DOUBLER = Path(__file__).parent / "fixtures" / "doubler"
 
@@ -39,115 +41,7 @@ def post(url: str, body: Any) -> tuple[int, Any]:
         return error.code, json.loads(error.read())
 
 
-# --------------------------------------------------------------------------- environments (fast)
-
-
-@pytest.fixture
-def light_requirements(tmp_path: Path) -> Path:
-    """Requirements that pip satisfies from the fresh venv itself: no download, a build of a few seconds."""
-    path = tmp_path / "code" / "requirements.txt"
-    path.parent.mkdir()
-    path.write_text("# the venv's own setuptools: nothing to download\nsetuptools\n")
-    return path
-
-
-def test_env_is_built_once_and_then_cached(light_requirements: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "envs"
-    key = env_key(light_requirements.read_text())
-    stale = cache / f".{key}.tmp-killed"  # what a killed build leaves behind
-    (stale / "bin").mkdir(parents=True)
-    (stale / "bin" / "python").touch()
-
-    lines: list[str] = []
-    python = ensure_env(light_requirements, cache, progress=lines.append, seldon=False)
-    assert python == cache / key / "bin" / "python"
-    assert not stale.exists()
-    assert any("pip install" in line for line in lines)
-    assert [p.name for p in cache.iterdir() if not p.name.endswith(".lock")] == [key]
-    log = (cache / key / "build.log").read_text()
-    assert "pip install" in log and "setuptools<82" not in log  # the requirements pin setuptools already
-
-    started = time.monotonic()
-    again: list[str] = []
-    assert ensure_env(light_requirements, cache, progress=again.append, seldon=False) == python
-    assert again == [] and time.monotonic() - started < 0.5
-
-    # the SDK's source is copied without caches; it imports there without the SDK's heavy dependencies
-    site = next((cache / key / "lib").glob("python*/site-packages"))
-    assert (site / "myelin_sdk" / "runtime" / "__init__.py").exists()
-    assert not list((site / "myelin_sdk").rglob("__pycache__"))
-    probe = (
-        "import sys, myelin_sdk.runtime; print(sorted(m for m in ('pydantic', 'hera') if m in sys.modules))"
-    )
-    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-    # the venv was built elsewhere and renamed: its scripts point at the final place
-    pip = cache / key / "bin" / "pip"
-    assert pip.read_text().splitlines()[0].startswith(f"#!{cache / key / 'bin' / 'python'}")
-    subprocess.run([str(pip), "--version"], capture_output=True, check=True)
-    info = json.loads((cache / key / "myelin-env.json").read_text())
-    assert info["runtime_stamp"] == serving.runtime_stamp()
-
-
-def test_concurrent_callers_share_one_build(light_requirements: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "envs"
-    lines: list[str] = []
-    results: list[Path] = []
-    threads = [
-        threading.Thread(
-            target=lambda: results.append(
-                ensure_env(light_requirements, cache, progress=lines.append, seldon=False)
-            )
-        )
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(results) == 2 and results[0] == results[1]
-    assert sum(line.startswith("$ ") and " -m venv " in line for line in lines) == 1
-    assert any(line.startswith("waiting for another build") for line in lines)
-
-
-def test_failed_build_leaves_no_cache_entry(tmp_path: Path) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("./no-such-package-dir\n")
-    cache = tmp_path / "envs"
-    with pytest.raises(ServingError) as caught:
-        ensure_env(requirements, cache, seldon=False)
-    message = str(caught.value)
-    assert "pip install" in message and "exited with status" in message
-    assert "no-such-package-dir" in message  # pip's own complaint, from the log's tail
-    left = sorted(p.name for p in cache.iterdir())
-    assert [name for name in left if not name.endswith((".lock", ".failed.log"))] == []  # no env, no temp
-    [failed] = [name for name in left if name.endswith(".failed.log")]
-    assert "no-such-package-dir" in (cache / failed).read_text()
-
-
-def test_unreadable_requirements(tmp_path: Path) -> None:
-    with pytest.raises(ServingError, match="cannot read"):
-        ensure_env(tmp_path / "missing.txt", tmp_path / "envs")
-
-
-def test_setuptools_pin_detection() -> None:
-    pins = serving._pins_setuptools
-    assert (
-        pins("setuptools<82\n") and pins("Setuptools==80.0 ; python_version>'3'\n") and pins("setuptools\n")
-    )
-    assert not pins("seldon-core==1.17.1\n# setuptools<82\nsetuptools-scm>=8\n-r other.txt\n")
-
-
-def test_seldon_core_and_setuptools_are_added_unless_named() -> None:
-    extra = serving._extra_requirements
-    assert extra("numpy<2\n") == ["seldon-core==1.17.1", "setuptools<82"]
-    assert extra("Seldon_Core==1.17.1\nsetuptools<81\n") == []
-    assert extra("numpy\n", seldon=False) == ["setuptools<82"]
-
-
-def test_env_key_depends_on_every_part() -> None:
-    assert env_key("a\n", stamp="1") == env_key("a\n", stamp="1")
-    assert len({env_key("a\n", stamp="1"), env_key("b\n", stamp="1"), env_key("a\n", stamp="2")}) == 3
+# --------------------------------------------------------------------------- model code folders
 
 
 def test_model_name_from_the_code_folder(tmp_path: Path) -> None:
@@ -256,9 +150,96 @@ def test_a_model_that_cannot_load_fails_with_its_log(seldon_python: Path, tmp_pa
     assert server.pid is not None and _group_gone(server.pid)
 
 
-def test_runtime_stamp_covers_only_what_the_runtime_imports() -> None:
-    root = Path(serving.__file__).parent.parent
-    files = {p.relative_to(root).as_posix() for p in serving.runtime_files()}
-    assert {"__init__.py", "contract.py", "runtime/__init__.py", "runtime/metrics.py"} <= files
-    assert not any(f.startswith(("local/", "compiler/", "spec/")) for f in files)
-    assert serving.runtime_stamp() == serving.runtime_stamp()
+def _listeners(pids: set[int]) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket listening in one of ``pids``, from the kernel's socket table."""
+    return sorted(
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid in pids
+    )
+
+
+@pytest.mark.slow
+def test_a_model_server_listens_on_loopback_only(seldon_python: Path, servers: list[ModelServer]) -> None:
+    server = ModelServer(seldon_python, DOUBLER, env={"FEEDBACK_FILE": os.devnull})
+    servers.append(server)
+    server.start(timeout=60)
+    assert server.pid is not None and server.created == psutil.Process(server.pid).create_time()
+    group = {p.pid for p in psutil.process_iter() if _pgid(p.pid) == server.pid}
+    assert server.pid in group and len(group) >= 2  # the server and seldon-core's metrics manager
+    # one listener, the REST port, on 127.0.0.1: no gRPC, no metrics port, nothing on 0.0.0.0
+    assert _listeners(group) == [("127.0.0.1", server.http_port)]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+@pytest.mark.slow
+def test_a_send_feedback_without_routing_is_served(
+    seldon_python: Path, servers: list[ModelServer], tmp_path: Path
+) -> None:
+    """The original Myelin examples' ``send_feedback(self, features, feature_names, reward, truth)``."""
+    feedback = tmp_path / "feedback.jsonl"
+    server = ModelServer(
+        seldon_python,
+        DOUBLER,
+        model_class="OldDoubler",
+        env={"FEEDBACK_FILE": str(feedback)},
+        log_path=tmp_path / "old.log",
+    )
+    servers.append(server)
+    server.start(timeout=60)
+    status, body = post(server.url + "/api/v1.0/predictions", {"data": {"ndarray": [[3]]}})
+    assert (status, body["data"]["ndarray"]) == (200, [[6]])
+    message = {"request": {"data": {"ndarray": [[3]]}}, "response": body, "reward": 0.25, "truth": {}}
+    status, ack = post(server.url + "/api/v1.0/feedback", message)
+    assert status == 200, ack  # seldon-core 1.17.1 alone answers 500: unexpected keyword argument 'routing'
+    assert [json.loads(line) for line in feedback.read_text().splitlines()] == [
+        {"reward": 0.25, "features": [[3]]}
+    ]
+    assert "send_feedback takes no routing argument: adapted" in (tmp_path / "old.log").read_text()
+
+
+RUNNER = """\
+import sys, time
+from pathlib import Path
+from myelin_sdk.local.executor import TaskProcess
+from myelin_sdk.local.model_server import ModelServer
+
+server = ModelServer(Path(sys.argv[1]), Path(sys.argv[2]), env={"FEEDBACK_FILE": "/dev/null"},
+                     log_path=Path(sys.argv[3]) / "server.log")
+server.start(timeout=60)
+# a task whose child outlives it, in the task's group: the watchdog must end both
+task = TaskProcess.start([sys.executable, "-c", "import subprocess, time; "
+                          "subprocess.Popen(['sleep', '600']); time.sleep(600)"],
+                         cwd=Path(sys.argv[3]), env={"PATH": "/usr/bin:/bin"},
+                         log=Path(sys.argv[3]) / "task.log")
+print(server.pid, task.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_nothing_outlives_a_runner_killed_with_sigkill(seldon_python: Path, tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(seldon_python), str(DOUBLER), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert runner.stdout is not None
+    server_pid, task_pid = map(int, runner.stdout.readline().split())
+    assert until(lambda: len(psutil.Process(runner.pid).children(recursive=True)) >= 5, 10)
+    started = psutil.Process(runner.pid).children(
+        recursive=True
+    )  # server, its manager, task, sleep, watchdog
+    assert {server_pid, task_pid} <= {p.pid for p in started}
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=10)
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert alive == []
+    assert _group_gone(server_pid) and _group_gone(task_pid)

@@ -42,7 +42,7 @@ def test_best_by_lower_and_greater_metric_newest_on_ties_and_without_metric(tmp_
 
 
 def test_no_version_or_no_metric_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DeployError, match="has not saved one"):
+    with pytest.raises(DeployError, match="the trainer produced none yet"):
         select_version(tmp_path / "empty", "rmse", greater=False)
     save(tmp_path, acc=0.7)
     with pytest.raises(DeployError, match="has the metric 'rmse'"):
@@ -114,7 +114,7 @@ def test_first_deploy_then_canary_then_unchanged(
     one = deploy(demo_step, tmp_path)
     assert_valid([one], schema_validator)
     assert [p["traffic"] for p in one["spec"]["predictors"]] == [100]
-    assert list(model_paths(one).values()) == [f"/axon-store/{MODELS}/{first}"]
+    assert list(model_paths(one).values()) == [f"/axon-store/{MODELS}/{first}/"]
 
     worse = save(tmp_path / MODELS, recommender_train_rmse=0.99)
     better = save(tmp_path / MODELS, recommender_train_rmse=0.91)
@@ -123,7 +123,7 @@ def test_first_deploy_then_canary_then_unchanged(
     predictors = two["spec"]["predictors"]
     assert [p["traffic"] for p in predictors] == [50, 50]  # rolloutSpec 0:50, 1:50
     paths = model_paths(two)
-    assert list(paths.values()) == [f"/axon-store/{MODELS}/{better}", f"/axon-store/{MODELS}/{first}"]
+    assert list(paths.values()) == [f"/axon-store/{MODELS}/{better}/", f"/axon-store/{MODELS}/{first}/"]
     assert predictors[1]["name"] == one["spec"]["predictors"][0]["name"]  # the stable keeps its name
     assert worse not in json.dumps(two)
 
@@ -137,7 +137,7 @@ def test_a_failed_apply_does_not_change_the_served_history(demo_step: dict[str, 
     deploy(demo_step, tmp_path, commit=False)  # select ran, the apply failed: no commit
     best = save(tmp_path / MODELS, recommender_train_rmse=0.90)
     paths = list(model_paths(deploy(demo_step, tmp_path)).values())
-    assert paths == [f"/axon-store/{MODELS}/{best}", f"/axon-store/{MODELS}/{first}"]
+    assert paths == [f"/axon-store/{MODELS}/{best}/", f"/axon-store/{MODELS}/{first}/"]
 
 
 def test_no_trained_version_fails_the_step_clearly(demo_step: dict[str, str], tmp_path: Path) -> None:
@@ -162,12 +162,12 @@ def test_promote_gives_the_newest_all_traffic_and_rollback_restores_the_one_befo
 
     rolled_back = deploy(rollback, tmp_path)
     assert_valid([rolled_back], schema_validator)
-    assert list(model_paths(rolled_back).values()) == [f"/axon-store/{MODELS}/{first}"]
+    assert list(model_paths(rolled_back).values()) == [f"/axon-store/{MODELS}/{first}/"]
     assert [p["traffic"] for p in rolled_back["spec"]["predictors"]] == [100]
 
     deploy(demo_step, tmp_path)  # the canary again
     promoted = deploy(promote, tmp_path)
-    assert list(model_paths(promoted).values()) == [f"/axon-store/{MODELS}/{newer}"]
+    assert list(model_paths(promoted).values()) == [f"/axon-store/{MODELS}/{newer}/"]
     assert [p["traffic"] for p in promoted["spec"]["predictors"]] == [100]
     assert promoted["spec"]["predictors"][0]["name"] == canary["spec"]["predictors"][0]["name"]
 

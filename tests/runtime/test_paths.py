@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from myelin_sdk import contract
-from myelin_sdk.runtime import NotConfigured, TaskInfo, data_path, model_path, task
+from myelin_sdk.runtime import NotConfigured, TaskInfo, data_path, model_path, model_root, task
 from myelin_sdk.runtime import metrics as metrics_module
 from myelin_sdk.runtime import paths as paths_module
+from myelin_sdk.runtime import register as register_module
 from myelin_sdk.runtime import registry as registry_module
 
 CONTRACT_VARIABLES = (
@@ -21,6 +22,7 @@ CONTRACT_VARIABLES = (
     contract.NAMESPACE,
     contract.DATA_PATH,
     contract.MODEL_PATH,
+    contract.MODEL_ROOT,
     contract.PUSHGATEWAY_URL,
 )
 
@@ -35,8 +37,16 @@ def test_paths_come_from_the_contract_variables(monkeypatch: pytest.MonkeyPatch)
     variables = contract.task_paths("/axon-store", "TrainMyelinRecommender")
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
+    assert variables[contract.DATA_PATH] == "/axon-store/data/"  # ends in `/`: original code joins with +
     assert data_path() == Path("/axon-store/data")
-    assert model_path() == Path("/axon-store/models/train-myelin-recommender")
+    assert model_path() == model_root() == Path("/axon-store/models/train-myelin-recommender")
+    execution = contract.version_path("/axon-store", "TrainMyelinRecommender", "v1")
+    assert execution == "/axon-store/models/train-myelin-recommender/v1/"
+    monkeypatch.setenv(contract.MODEL_PATH, execution)  # a train execution: its own folder, the root beside
+    assert model_path() == Path(execution)
+    assert model_root() == Path("/axon-store/models/train-myelin-recommender")
+    monkeypatch.delenv(contract.MODEL_ROOT)
+    assert model_root() == Path(execution)  # without the SDK's variable the registry is MODEL_PATH
 
 
 @pytest.mark.parametrize(
@@ -92,7 +102,7 @@ def test_task_info_is_frozen() -> None:
         task().axon = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("module", [paths_module, metrics_module, registry_module])
+@pytest.mark.parametrize("module", [paths_module, metrics_module, registry_module, register_module])
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0

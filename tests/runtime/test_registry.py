@@ -83,6 +83,7 @@ def test_default_names_sort_in_time_order(root: Path) -> None:
 
 
 def test_root_defaults_to_model_path(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    monkeypatch.delenv(contract.MODEL_ROOT, raising=False)
     monkeypatch.setenv(contract.MODEL_PATH, str(root))
     version = save_version(None, write_model())
     assert version.path.parent == root
@@ -91,6 +92,21 @@ def test_root_defaults_to_model_path(monkeypatch: pytest.MonkeyPatch, root: Path
     monkeypatch.delenv(contract.MODEL_PATH)
     with pytest.raises(NotConfigured, match="MODEL_PATH is not set"):
         versions()
+
+
+def test_in_a_train_execution_the_api_writes_a_sibling_of_its_model_path(
+    monkeypatch: pytest.MonkeyPatch, root: Path
+) -> None:
+    """MODEL_PATH is the execution's own (still empty) folder; the registry API writes next to it, in the
+    task's registry MYELIN_MODEL_ROOT, so the runner removes the empty folder and the version stands alone."""
+    execution = root / "20261127T012345.000000Z-aaaaaa"
+    execution.mkdir(parents=True)
+    monkeypatch.setenv(contract.MODEL_PATH, f"{execution}/")
+    monkeypatch.setenv(contract.MODEL_ROOT, f"{root}/")
+    version = save_version({"rmse": 0.5}, write_model())
+    assert version.path.parent == root and version.path != execution
+    assert not any(execution.iterdir())
+    assert versions() == [version]  # the empty execution folder is no version
 
 
 def test_explicit_version_name(root: Path) -> None:

@@ -2,8 +2,10 @@
 
 Both fixtures are session-scoped, bind only 127.0.0.1 on a free port, run in their own
 process group with a temporary data directory, and are stopped (group killed) at the end.
-Prometheus scrapes the Pushgateway every second with ``honor_labels: true``.  If the
-Debian binaries are missing the fixtures *fail* (never skip), naming the apt command::
+Prometheus scrapes the Pushgateway every second with ``honor_labels: true``.  The binaries come
+from :mod:`support.prometheus_binaries` (PATH, or Debian's packages fetched without root); where
+they cannot be had, the tests that need them are skipped with one message naming what to install
+(``MYELIN_REQUIRE_PROMETHEUS=1``, set by CI, turns that skip into a failure)::
 
     def test_x(prometheus, pushgateway):
         push(pushgateway.url, "job-x", "loss_ml__rec", 0.5)
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,26 +24,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.prometheus_binaries import HOW_TO_INSTALL, FetchError, NotAvailable, find_binaries
+
 __all__ = [
-    "APT_INSTALL",
     "Server",
     "free_port",
     "prometheus",
+    "prometheus_binaries",
     "push",
     "pushgateway",
     "wait_for",
 ]
-
-APT_INSTALL = "apt-get update && apt-get install -y prometheus prometheus-pushgateway"
-PROMETHEUS_BIN = "prometheus"
-PUSHGATEWAY_BIN = "prometheus-pushgateway"
 
 
 @dataclass
@@ -61,11 +60,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    if path is None:
-        pytest.fail(f"{name} is not installed; run: {APT_INSTALL}", pytrace=False)
-    return path
+@pytest.fixture(scope="session")
+def prometheus_binaries() -> tuple[str, str]:
+    """``(prometheus, pushgateway)`` paths, found or fetched once per session; skips where impossible."""
+    try:
+        return find_binaries()
+    except NotAvailable as exc:
+        if os.environ.get("MYELIN_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
+    except FetchError as exc:
+        pytest.fail(f"could not get Prometheus for the tests: {exc}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Report every "no Prometheus" skip at one place, so that ``-ra`` folds them into one line."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and HOW_TO_INSTALL in report.longrepr[2]:
+        report.longrepr = (find_binaries.__code__.co_filename, None, report.longrepr[2])  # type: ignore[assignment]
+    return report
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -81,9 +95,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _start(name: str, args_for_port: Any, workdir: Path, ready_timeout: float = 20.0) -> Server:
-    """Start ``name`` on a free port (retrying a few ports on a lost race) and wait for ``/-/ready``."""
-    binary = _binary(name)
+def _start(binary: str, args_for_port: Any, workdir: Path, ready_timeout: float = 20.0) -> Server:
+    """Start ``binary`` on a free port (retrying a few ports on a lost race) and wait for ``/-/ready``."""
+    name = Path(binary).name
     last = ""
     for attempt in range(3):
         port = free_port()
@@ -113,18 +127,24 @@ def _start(name: str, args_for_port: Any, workdir: Path, ready_timeout: float = 
 
 
 @pytest.fixture(scope="session")
-def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def pushgateway(
+    prometheus_binaries: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A real Prometheus Pushgateway on 127.0.0.1 (``.url``)."""
     workdir = tmp_path_factory.mktemp("pushgateway")
     # an empty --persistence.file keeps pushes in memory (Debian's default file is shared by every run)
     args = ["--persistence.file="]
-    server = _start(PUSHGATEWAY_BIN, lambda port: [f"--web.listen-address=127.0.0.1:{port}", *args], workdir)
+    server = _start(
+        prometheus_binaries[1], lambda port: [f"--web.listen-address=127.0.0.1:{port}", *args], workdir
+    )
     yield server
     _stop(server.process)
 
 
 @pytest.fixture(scope="session")
-def prometheus(pushgateway: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def prometheus(
+    prometheus_binaries: tuple[str, str], pushgateway: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A real Prometheus on 127.0.0.1 (``.url``) scraping :func:`pushgateway` every second."""
     workdir = tmp_path_factory.mktemp("prometheus")
     target = urllib.parse.urlsplit(pushgateway.url).netloc
@@ -141,7 +161,7 @@ def prometheus(pushgateway: Server, tmp_path_factory: pytest.TempPathFactory) ->
     )
     data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
     server = _start(
-        PROMETHEUS_BIN,
+        prometheus_binaries[0],
         lambda port: [
             f"--config.file={config}",
             f"--storage.tsdb.path={data}",

@@ -6,8 +6,9 @@ image built from ``requirements-train.txt`` alone gets the fallback below.  (Nev
 PyPI to that file: the PyPI project of that name is an unrelated package.)
 
 The fallback writes the layout of ``myelin_sdk.runtime.registry``, so deployers and ``best_version`` read its
-versions: the files go to ``MODEL_PATH/.tmp-<version>/``, then ``metrics.json`` (``{"version", "created",
-"metrics"}``) is written and the folder is renamed to ``MODEL_PATH/<version>/`` in one ``rename``; the
+versions: the files go to ``<root>/.tmp-<version>/``, then ``metrics.json`` (``{"version", "created",
+"metrics"}``) is written and the folder is renamed to ``<root>/<version>/`` in one ``rename`` (``<root>`` is
+the task's registry, ``MYELIN_MODEL_ROOT``, else ``MODEL_PATH``); the
 version name is the UTC start time plus 6 random hex digits (``20261127T012345.123456Z-3fa9c1``).
 """
 
@@ -64,7 +65,8 @@ except ImportError:  # a task image without the SDK
         metrics: Mapping[str, float] | None = None, *, root: Path | str | None = None
     ) -> Iterator[_Pending]:
         """Write a model version in the ``with`` block; commit it atomically when the block ends."""
-        base = Path(root) if root is not None else _required("MODEL_PATH")
+        # the task's registry root (MYELIN_MODEL_ROOT), else MODEL_PATH, as myelin_sdk.runtime.registry
+        base = Path(root or os.environ.get("MYELIN_MODEL_ROOT") or _required("MODEL_PATH"))
         created = datetime.now(timezone.utc)
         name = f"{created.strftime('%Y%m%dT%H%M%S.%f')}Z-{secrets.token_hex(3)}"
         base.mkdir(parents=True, exist_ok=True)

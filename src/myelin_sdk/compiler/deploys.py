@@ -77,7 +77,7 @@ def _backends(axon: Axon, deployer: Deployer) -> list[dict[str, Any]]:
         for backend in model.backend_models:
             trainer = axon.task(backend.trainer)
             train = trainer.train
-            models_dir = contract.task_paths(".", trainer.name)[contract.MODEL_PATH].removeprefix("./")
+            models_dir = contract.models_dir(trainer.name)
             out.setdefault(
                 backend.name,
                 {

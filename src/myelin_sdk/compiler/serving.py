@@ -34,7 +34,7 @@ Mapping
 | DAG entry with ``dependencies`` | a ``COMBINER`` node (its model), children = its dependencies in order |
 | backend model (trainer, deploy task) | a container named like its graph node, one ``componentSpec`` each: |
 | | the deploy task's image, ``env`` (the runtime contract with |
-| | ``MODEL_PATH`` = ``<store>/models/<trainer>/<version>``, then the |
+| | ``MODEL_PATH`` = ``<store>/models/<trainer>/<version>/``, then the |
 | | task's own), ``resources``, ``nodeSelector``, the store at ``/axon-store`` |
 | deployer ``replicas`` | ``predictors[].replicas``; without it a deploy task's legacy ``replicas`` |
 | | becomes its ``componentSpecs[].replicas`` |
@@ -693,17 +693,12 @@ def _graph(node: _Node) -> dict[str, Any]:
     return out
 
 
-def _model_path(unit: _Unit, version: GraphVersion) -> str:
-    root = contract.task_paths(contract.STORE_MOUNT, unit.backend.trainer)[contract.MODEL_PATH]
-    return f"{root}/{version.models[unit.backend.name]}"
-
-
 def _container(axon: Axon, unit: _Unit, version: GraphVersion, options: CompileOptions) -> dict[str, Any]:
     body = unit.task.body
+    served = version.models[unit.backend.name]
+    paths = contract.served_paths(contract.STORE_MOUNT, unit.backend.trainer, served)
     env = [
-        {"name": contract.MODEL_PATH, "value": _model_path(unit, version)}
-        if item["name"] == contract.MODEL_PATH
-        else item
+        {"name": item["name"], "value": paths[item["name"]]} if item["name"] in paths else item
         for item in runtime_env(axon, unit.task, options)
     ]
     env.append({"name": contract.MODEL_VERSION, "value": version.predictor_name})

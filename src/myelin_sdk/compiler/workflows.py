@@ -10,6 +10,13 @@ A task's template runs, in order:
 3. ``run``: the task's image with the shared volume at ``/axon-store``, its ``env``, ``resources`` and
    ``nodeSelector``, and the runtime environment (``MODEL_PATH``, ``DATA_PATH``, ``TASK_ID``, ...).
    A ``deploy`` task has no run step: its image is what the deployer serves.
+4. ``register`` (train tasks with a shared volume): each workflow run of a train task gets its own version
+   folder as ``MODEL_PATH``, ``/axon-store/models/<task>/<version>/`` with the version named after the
+   workflow (:data:`EXECUTION_VERSION`: its UTC creation time, then its uid), created by an init container of
+   ``run``; once ``run`` succeeded, this ``script`` step (the stdlib :mod:`myelin_sdk.runtime.register`,
+   inlined) reads the metrics the task pushed under job ``TASK_ID`` since the workflow was created from the
+   Pushgateway's ``/api/v1/metrics`` and writes the folder's ``metrics.json``, or removes the folder when the
+   task left it empty. A failed ``run`` skips it: the folder is never registered.
 
 The axon's ``parameters`` are the template's arguments, so ``{{workflow.parameters.x}}`` in ``env`` works.
 """
@@ -20,13 +27,14 @@ import json
 import posixpath
 from typing import Any
 
-from hera.workflows import HTTP, Container, Env, Steps, WorkflowTemplate
+from hera.workflows import HTTP, Container, Env, Step, Steps, WorkflowTemplate
 from hera.workflows import models as m
 
 from .. import contract
 from ..config import CompileOptions
 from ..errors import Diagnostic, UnsupportedError
 from ..names import dns_label
+from ..runtime import register_script
 from ..spec import Artifact, Axon, ImageBuild, Task
 from .meta import canonical, labels, metadata, task_template_name
 from .storage import VOLUME_NAME, store_volume
@@ -36,6 +44,16 @@ ENTRYPOINT = "main"
 #: The task's own steps, when ``main`` wraps them to send an exit notification.
 TASK_STEPS = "task"
 DOCKER_CONFIG_VOLUME = "docker-config"
+#: The version folder of one workflow run of a train task: its UTC creation time (the registry's basic
+#: format, to the second) and its uid, so names sort by time and never collide. Argo substitutes it.
+EXECUTION_VERSION = (
+    "".join(f"{{{{workflow.creationTimestamp.{c}}}}}" for c in "Ymd")
+    + "T"
+    + "".join(f"{{{{workflow.creationTimestamp.{c}}}}}" for c in "HMS")
+    + "Z-{{workflow.uid}}"
+)
+#: When the workflow was created (RFC 3339): metrics pushed before it belong to earlier executions.
+EXECUTION_START = "{{workflow.creationTimestamp}}"
 
 
 def task_image(task: Task, options: CompileOptions) -> str:
@@ -50,6 +68,17 @@ def task_image(task: Task, options: CompileOptions) -> str:
     )
 
 
+def versions_executions(axon: Axon, task: Task) -> bool:
+    """Whether each run of ``task`` gets its own version folder and a register step: a train task, on an axon
+    with a shared volume (without one nothing a task writes outlives its pod)."""
+    return task.kind == "train" and store_volume(axon) is not None
+
+
+def execution_model_path(task: Task) -> str:
+    """The ``MODEL_PATH`` of a workflow run of a train task (Argo variables in it), ending in ``/``."""
+    return contract.version_path(contract.STORE_MOUNT, task.name, EXECUTION_VERSION)
+
+
 def runtime_env(axon: Axon, task: Task, options: CompileOptions) -> list[dict[str, Any]]:
     """The environment contract of DESIGN §4 for ``task`` on a cluster."""
     env: list[dict[str, Any]] = [
@@ -58,7 +87,10 @@ def runtime_env(axon: Axon, task: Task, options: CompileOptions) -> list[dict[st
         {"name": contract.TASK_ID, "value": contract.task_id(axon.name, task.name)},
         {"name": contract.NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
-    env += [{"name": k, "value": v} for k, v in contract.task_paths(contract.STORE_MOUNT, task.name).items()]
+    paths = contract.task_paths(contract.STORE_MOUNT, task.name)
+    if versions_executions(axon, task):
+        paths[contract.MODEL_PATH] = execution_model_path(task)
+    env += [{"name": k, "value": v} for k, v in paths.items()]
     env.append({"name": contract.PUSHGATEWAY_URL, "value": options.pushgateway_url})
     return env
 
@@ -193,6 +225,46 @@ def _run_template(axon: Axon, task: Task, options: CompileOptions) -> Container:
         resources=m.ResourceRequirements.model_validate(resources) if resources else None,
         node_selector=canonical(body.node_selector) or None,
         volume_mounts=mounts or None,
+        init_containers=[_model_path_init(task, options)] if versions_executions(axon, task) else None,
+    )
+
+
+def _model_path_init(task: Task, options: CompileOptions) -> m.UserContainer:
+    """An init container that creates the run's version folder, writable by the task whatever its user."""
+    root = contract.model_root(contract.STORE_MOUNT, task.name)
+    folder = execution_model_path(task)
+    return m.UserContainer(
+        name="model-path",
+        image=options.shell_image,
+        command=["sh", "-c"],
+        args=[f"mkdir -p '{folder}' && chmod a+rwx '{root}' '{folder}'"],
+        mirror_volume_mounts=True,
+    )
+
+
+def _register_template(axon: Axon, task: Task, options: CompileOptions) -> m.Template:
+    """The ``register`` script step: the run's version folder becomes a model version (module docstring)."""
+    argv = [
+        "--folder",
+        execution_model_path(task),
+        "--pushgateway",
+        options.pushgateway_url,
+        "--job",
+        contract.task_id(axon.name, task.name),
+        "--axon",
+        axon.name,
+        "--since",
+        EXECUTION_START,
+    ]
+    mount = m.VolumeMount(name=VOLUME_NAME, mount_path=contract.STORE_MOUNT)
+    return m.Template(
+        name="register",
+        script=m.ScriptTemplate(
+            image=options.python_image,
+            command=["python"],
+            source=register_script(argv),
+            volume_mounts=[mount],
+        ),
     )
 
 
@@ -226,13 +298,17 @@ def task_volumes(axon: Axon, task: Task, options: CompileOptions) -> list[dict[s
 
 def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:
     """An ``http`` template posting the task's exit phase to the axon's webhook EventSource."""
-    paths = contract.task_paths(contract.STORE_MOUNT, task.name)
+    model_path = (
+        execution_model_path(task)
+        if versions_executions(axon, task)
+        else contract.task_paths(contract.STORE_MOUNT, task.name)[contract.MODEL_PATH]
+    )
     body = {
         "axon": axon.name,
         "task": task.name,
         "phase": "{{inputs.parameters.phase}}",
         "workflow": "{{workflow.name}}",
-        "modelPath": paths[contract.MODEL_PATH],
+        "modelPath": model_path,
     }
     return HTTP(
         name="notify",
@@ -301,6 +377,8 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
                 template(name=step_name, when=when)
             if run is not None:
                 run(name="run")
+                if versions_executions(axon, task):
+                    Step(name="register", template="register")
         if notify:
             sender = _notify_template(axon, task, options)
             fail = Container(
@@ -315,5 +393,7 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
                 steps(name="task", continue_on=m.ContinueOn(error=True, failed=True))
                 sender(name="notify", arguments={"phase": status})
                 fail(name="fail", arguments={"phase": status}, when=f"{status} != Succeeded")
+    if run is not None and versions_executions(axon, task):
+        wt.templates.append(_register_template(axon, task, options))
     manifest: dict[str, Any] = wt.to_dict()
     return manifest

@@ -7,7 +7,7 @@ embedded store that speaks the Pushgateway protocol, and every deployed model ve
     from myelin_sdk.local import RunOptions, run_local
 
     run = run_local(axon, RunOptions(port=9000))     # returns at once; the run goes on in the background
-    run.wait_deployed(timeout=300)
+    run.wait("deployed", timeout=300)                 # raises RunFailed when no deploy can happen any more
     run.predict([3, 4])                               # {"data": {"ndarray": [...]}, "meta": {...}}
     run.stop()
 
@@ -20,11 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .engine import Engine, RunOptions
-    from .handle import LocalRun, run_local
+    from .handle import LocalRun, PredictionError, run_local
+    from .outcome import RunFailed
 
-__all__ = ["Engine", "LocalRun", "RunOptions", "run_local"]
+__all__ = ["Engine", "LocalRun", "PredictionError", "RunFailed", "RunOptions", "run_local"]
 
-_WHERE = {"Engine": ".engine", "RunOptions": ".engine", "LocalRun": ".handle", "run_local": ".handle"}
+_WHERE = {
+    "Engine": ".engine",
+    "RunOptions": ".engine",
+    "LocalRun": ".handle",
+    "PredictionError": ".handle",
+    "RunFailed": ".outcome",
+    "run_local": ".handle",
+}
 
 
 def __getattr__(name: str) -> Any:

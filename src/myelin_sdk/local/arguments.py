@@ -22,7 +22,8 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
         metavar="NAME=PATH",
         action="append",
         default=[],
-        help="use the folder PATH as artifact NAME instead of cloning it (repeatable)",
+        help="use the folder PATH (relative to the current directory) as artifact NAME instead of cloning "
+        "it (repeatable)",
     )
     g.add_argument(
         "--prometheus",
@@ -33,9 +34,9 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
     g.add_argument(
         "--until",
         choices=["idle", "deployed"],
-        help="stop when nothing runs any more (idle) or after the first deploy (deployed); "
-        "default: run until "
-        "Ctrl-C or --timeout",
+        help="stop when nothing runs any more (idle) or after the first deploy (deployed) — or, exit "
+        "status 1, as soon as a failure means it can no longer happen; default: run until Ctrl-C or "
+        "--timeout",
     )
     g.add_argument(
         "--timeout", type=float, metavar="S", help="stop everything after S seconds (exit status 3)"

@@ -1,5 +1,17 @@
 """``myelin run`` and the local forms of ``myelin status`` / ``myelin endpoint``: the command-line edge of the
-local runner (argument parsing lives in :mod:`myelin_sdk.cli`)."""
+local runner (argument parsing lives in :mod:`myelin_sdk.cli`).
+
+Exit statuses of ``myelin run``: 0 done (``--until`` reached without a failure, or stopped cleanly); 1 a
+failure — ``--until deployed`` that can no longer happen (the reason and the failed task's log tail are the
+last lines printed) or ``--until idle`` reached with failed sensor runs; 3 ``--timeout`` passed; 130 Ctrl-C or
+SIGTERM (resume with ``--resume``). Paths (``--workdir``, ``--artifact``) are resolved from the current
+directory::
+
+    $ myelin run axon.yaml --until deployed --plain; echo $?
+    ...
+    failed: no deploy can happen any more: sensor Train (run 1) failed: task Prep failed with exit ...
+    1
+"""
 
 from __future__ import annotations
 
@@ -15,6 +27,8 @@ from typing import Any
 from ..errors import MyelinError
 from ..spec import Axon
 from .engine import Engine, RunOptions
+from .executor import leftover
+from .outcome import RunFailed
 from .state import State
 from .workspace import find_run
 
@@ -27,13 +41,13 @@ def _artifacts(items: list[str]) -> dict[str, Path]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise MyelinError(f"--artifact {item!r}: expected NAME=PATH")
-        out[name] = Path(path)
+        out[name] = Path(path).expanduser().resolve()  # from where the user stands
     return out
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
     return RunOptions(
-        workdir=Path(args.workdir),
+        workdir=Path(args.workdir).expanduser().resolve(),
         artifacts=_artifacts(args.artifact),
         prometheus_url=args.prometheus,
         pushgateway_url=args.pushgateway,
@@ -44,7 +58,8 @@ def options_from(args: argparse.Namespace) -> RunOptions:
 
 
 def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> int:
-    """Run ``axon`` in the foreground until ``--until``, ``--timeout``, Ctrl-C or SIGTERM (both exit 130)."""
+    """Run ``axon`` in the foreground until ``--until``, ``--timeout``, Ctrl-C or SIGTERM (both exit 130), or
+    until ``--until deployed`` can no longer happen (exit 1, with the reason and the failed task's log)."""
     from .view import View
 
     view = View(live=not args.plain and sys.stdout.isatty())
@@ -57,21 +72,36 @@ def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> in
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        failed: RunFailed | None = None
+        reached = False
         try:
             engine.start()
             with view.showing(engine):
                 reached = engine.wait(args.until, args.timeout)
         except KeyboardInterrupt:
             interrupted.set()
+        except RunFailed as exc:
+            failed = exc
         if interrupted.is_set():
             engine.stop("stopped")
             view.line("stopped: resume with `myelin run PATH --resume`")
             return EXIT_INTERRUPTED
+        if failed is not None:
+            engine.stop("failed")
+            view.line(f"failed: {failed}")
+            return EXIT_FAILED
         engine.stop("finished" if args.until and reached else "stopped")
         if not reached:
             view.line(f"timed out after {args.timeout:g}s")
             return EXIT_TIMEOUT
-        return EXIT_FAILED if engine.failures and args.until else EXIT_OK
+        if engine.failures and args.until:
+            view.line(f"finished with {len(engine.failures)} failed sensor run(s):")
+            for failure in engine.failures:
+                view.line(f"  {failure.describe()}" + (f" (log: {failure.log})" if failure.log else ""))
+            return EXIT_FAILED
+        if args.until:
+            view.line(f"done: {args.until} reached")
+        return EXIT_OK
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -100,8 +130,12 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
         info = state.run() or {}
         live = _live_status(info)
         status = info.get("status")
-        if live is None and status == "running":
-            status = "stopped"  # its runner is gone without saying so (killed)
+        if status == "running" and not state.runner_alive():
+            status = "dead"  # its runner is gone without saying so (killed): resume it with --resume
+        processes = [
+            {"kind": p.kind, "name": p.name, "pid": p.pid, "processes": len(leftover(p.pid, p.created))}
+            for p in state.live_processes()
+        ]
         return {
             "run": folder.name,
             "folder": str(folder),
@@ -117,8 +151,11 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
                 for t in state.task_runs()
             ],
             "deployments": {name: d.served for name, d in state.current_deployments().items()},
+            "processes": [p for p in processes if p["processes"]],  # process groups alive now
             "endpoints": (live or {}).get("endpoints", {}),
             "metrics": (live or {}).get("metrics", {}),
+            # a running run's own verdict: why no deploy can happen any more (None while one still can)
+            "deployBlocked": (live or {}).get("deployBlocked"),
         }
     finally:
         state.close()
@@ -138,6 +175,12 @@ def format_local_status(status: dict[str, Any]) -> str:
         for name, served in status["deployments"].items():
             split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
             lines.append(f"  {name}: {split}")
+    if status.get("processes"):
+        lines += ["", "PROCESS GROUPS" + (" LEFT BY ITS DEAD RUNNER" if status["status"] == "dead" else "")]
+        lines += [
+            f"  {p['pid']:>7}  {p['kind']:<7} {p['name']:<32} {p['processes']} process(es)"
+            for p in status["processes"]
+        ]
     if status["endpoints"]:
         lines += ["", "ENDPOINTS"]
         lines += [

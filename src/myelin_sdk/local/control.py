@@ -5,30 +5,33 @@
     GET  /healthz            200 "ok"
 
 A sensor without a Rest trigger answers 404 (with the sensors that have one), so a typo is not silently
-accepted. The cluster equivalent is the webhook EventSource of the Rest trigger.
+accepted. The cluster equivalent is the webhook EventSource of the Rest trigger. The server only knows an
+:class:`~.events.EventSink` (the engine), never the engine itself::
+
+    control = ControlServer(engine, rest_sensors=["Retrain"])
+    control.start(); print(control.url); control.stop()
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from ..errors import did_you_mean
-from ..spec import Rest
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .events import EventSink
 
 
 class ControlServer:
-    """Serves the control endpoint of ``engine`` on a free loopback port."""
+    """Serves the control endpoint of ``sink`` on a loopback port (0: a free one)."""
 
-    def __init__(self, engine: Engine, port: int = 0) -> None:
-        self.engine = engine
-        handler = type("Handler", (_Handler,), {"engine": engine})
+    def __init__(self, sink: EventSink, rest_sensors: Iterable[str], port: int = 0) -> None:
+        self.sink = sink
+        attributes = {"sink": sink, "rest_sensors": list(rest_sensors)}
+        handler = type("Handler", (_Handler,), attributes)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
@@ -46,7 +49,8 @@ class ControlServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    engine: Engine
+    sink: EventSink
+    rest_sensors: list[str]
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -62,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/status":
-            self._reply(200, self.engine.snapshot())
+            self._reply(200, self.sink.snapshot())
         elif self.path == "/healthz":
             self._reply(200, "ok")
         else:
@@ -76,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no {self.path}: POST /trigger/<sensor>"})
             return
         name = unquote(self.path[len("/trigger/") :]).strip("/")
-        rest = [s.name for s in self.engine.axon.sensors if any(isinstance(t, Rest) for t in s.triggers)]
+        rest = self.rest_sensors
         if name not in rest:
             self._reply(
                 404,
@@ -86,5 +90,5 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        event = self.engine.emit("rest", name, {"sensor": name}, [name])
+        event = self.sink.emit("rest", name, {"sensor": name}, [name])
         self._reply(202, {"event": event, "sensor": name})

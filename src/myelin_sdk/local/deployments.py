@@ -1,13 +1,14 @@
 """Deployer steps on one machine: choose versions, serve each in seldon-core, split traffic in the router.
 
 The same decisions as the cluster's deploy step (:mod:`myelin_sdk.runtime.deploy`, whose version selection
-this module calls): every backend model serves its trainer's best version (``lossMetric``) or newest one;
+this module calls): every backend model serves its trainer's best version (``lossMetric``) or newest one,
+its folder as ``MODEL_PATH`` (ending in ``/``);
 that graph version goes in front of the versions served before (unchanged when it is the same); the
 rollout's weights (:mod:`myelin_sdk.traffic`) give each served version its share, ``routingStrategy`` each
-backend model its share inside a version. Each (version, backend model) runs in its own
-``seldon-core-microservice`` process, in a virtual environment built from the deploy task's
-``requirements.txt``. The new routes are swapped into the router at once; a version that stops serving is
-stopped only after its in-flight requests finished::
+backend model its share inside a version. Each (version, backend model) runs in its own model server
+(:mod:`.model_server`: seldon-core's wrapper on 127.0.0.1, its process group recorded in the run's state),
+in a virtual environment built from the deploy task's ``requirements.txt``. The new routes are swapped
+into the router at once; a version that stops serving is stopped only after its in-flight requests finished::
 
     deployments = Deployments(context)
     served = deployments.deploy(deployer, sensor_run_id=3)   # [{"label": "v1a2...", "traffic": 50, ...}, ...]
@@ -17,6 +18,7 @@ stopped only after its in-flight requests finished::
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +29,11 @@ from ..errors import Diagnostic, MyelinError
 from ..runtime.deploy import DeployError, label_of, select_version
 from ..spec import Axon, Deployer, Model
 from ..traffic import apportion, destinations, version_shares
+from .envs import EnvStatus, ensure_env
+from .model_server import ModelServer
 from .router import Backend, Route, Router
-from .serving import ModelServer, ensure_env
 from .state import State
 from .workspace import RunDir
-
-_PROGRESS = ("$ ", "building", "Collecting", "Installing", "Successfully", "ERROR", "error:")
 
 
 def deployer_name(deployer: Deployer) -> str:
@@ -107,6 +108,8 @@ class Deployments:
         self.ctx = context
         self._served: dict[str, _Served] = {}
         self._lock = threading.Lock()
+        self._builds: dict[str, dict[str, Any]] = {}  # deploy task -> its serving env's last status
+        self._builds_lock = threading.Lock()  # not _lock: builds happen while _serve holds it
 
     # ------------------------------------------------------------------ public
 
@@ -120,6 +123,18 @@ class Deployments:
     def stats(self) -> dict[str, Any]:
         return {name: s.router.stats() for name, s in self._served.items()}
 
+    def builds(self) -> list[dict[str, Any]]:
+        """The serving environment of each deploy task: ``what``, ``state`` (building, built, cached,
+        waiting, failed), ``installer``, ``seconds`` (elapsed while building) and ``log``."""
+        now = time.monotonic()
+        with self._builds_lock:
+            items = [dict(b) for b in self._builds.values()]
+        for build in items:
+            began = build.pop("began")
+            if build["state"] in ("building", "waiting"):
+                build["seconds"] = round(now - began, 1)
+        return items
+
     def deploy(self, deployer: Deployer, sensor_run_id: int | None) -> list[dict[str, Any]]:
         """Select the new graph version, serve it next to the previous ones, record the deployment."""
         name = deployer_name(deployer)
@@ -130,7 +145,7 @@ class Deployments:
             spec = trainer.train
             metric = spec.loss_metric if spec is not None else None
             greater = spec is not None and spec.loss_metric_selector == "greater"
-            folder = Path(self.ctx.run_dir.task_paths(trainer.name)[contract.MODEL_PATH])
+            folder = Path(contract.model_root(str(self.ctx.run_dir.store), trainer.name))
             try:
                 models[backend.name] = select_version(folder, metric, greater)
             except DeployError as exc:
@@ -181,13 +196,26 @@ class Deployments:
                 self.ctx.state.update_run(router_url=router.url)
         return served
 
-    def _progress(self, task: str) -> Callable[[str], None]:
-        """pip's output, shortened to what tells a user how far the build of a serving env is."""
+    def _progress(self, task: str) -> Callable[[EnvStatus], None]:
+        """One line per serving environment and step (building, built or cached), logged once per run for
+        a cached one; the last status is kept for the live view (:meth:`builds`)."""
+        what = f"serving env for {task}"
 
-        def show(line: str) -> None:
-            text = line.strip()
-            if text.startswith(_PROGRESS):
-                self.ctx.log(f"serving env of {task}: {text[:160]}")
+        def show(status: EnvStatus) -> None:
+            with self._builds_lock:
+                seen = self._builds.get(task)
+                again = status.state in ("cached", "note") and seen is not None
+                if status.state != "note" and not again:
+                    self._builds[task] = {
+                        "what": what,
+                        "state": status.state,
+                        "installer": status.installer,
+                        "seconds": round(status.seconds, 1),
+                        "log": str(status.log),
+                        "began": time.monotonic() - status.seconds,
+                    }
+            if not again:  # a cached env is said once per run: each model server start asks again
+                self.ctx.log(f"{what}: {status}")
 
         return show
 
@@ -203,11 +231,22 @@ class Deployments:
             )
         python = ensure_env(requirements, self.ctx.env_cache, progress=self._progress(task.name))
         env = self.ctx.task_env(task.name)
-        trainer_models = self.ctx.run_dir.task_paths(backend.trainer)[contract.MODEL_PATH]
-        env[contract.MODEL_PATH] = str(Path(trainer_models) / version)
+        env.update(contract.served_paths(str(self.ctx.run_dir.store), backend.trainer, version))
         env[contract.MODEL_VERSION] = label
         log = self.ctx.run_dir.logs / f"serve-{label}-{backend_name}.log"
-        server = ModelServer(python, code, env=env, log_path=log)
+        state = self.ctx.state
+
+        def record(server: ModelServer) -> None:  # its process group, for a resumed runner to reap
+            state.record_process("server", f"{label}/{backend_name}", server.pid or 0, server.created)
+
+        server = ModelServer(
+            python,
+            code,
+            env=env,
+            log_path=log,
+            on_start=record,
+            on_stop=lambda s: state.process_ended(s.pid or 0),
+        )
         server.start(timeout=60)
         self.ctx.log(f"model server {label}/{backend_name} ready at {server.url} (log {log})")
         return server

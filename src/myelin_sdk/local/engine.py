@@ -26,6 +26,7 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,20 +37,27 @@ from ..errors import Diagnostic, MyelinError
 from ..runtime.gate import Measurement, decide
 from ..spec import Alert, Axon, Lifecycle, Rest, Sensor, SensorStep
 from ..spec.expressions import MetricCondition, parse_alert_condition, parse_metric_condition
+from .control import ControlServer
 from .deployments import Deployments, ServingContext, check_deployer, deployer_name
-from .executor import TaskProcess, group_alive, kill_group, tail
-from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State
+from .executions import TrainExecution
+from .executor import TaskProcess, reap_group, tail
+from .outcome import Failure, RunFailed, blocked_reason, leads_to_deploy
+from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State, TaskRun
 from .triggers import TimedTriggers, duration_seconds
 from .workspace import (
     RunDir,
     base_env,
     build_context,
+    compat_path,
     describe,
     fetch_artifact,
     find_run,
     new_run_id,
     runs_root,
+    serving_env,
     task_command,
+    task_workdir,
+    with_pythonpath,
 )
 
 Until = Literal["idle", "deployed"]
@@ -77,6 +85,12 @@ class RunOptions:
     env_cache: Path = field(default_factory=default_env_cache)
     namespace: str = "local"
 
+    def __post_init__(self) -> None:
+        # str or Path; relative paths are resolved from where the user stands now, not from a task's folder
+        self.workdir = Path(self.workdir).expanduser().resolve()
+        self.artifacts = {k: Path(v).expanduser().resolve() for k, v in self.artifacts.items()}
+        self.env_cache = Path(self.env_cache).expanduser()
+
 
 class Engine:
     """Runs one axon locally; thread-safe; ``start`` returns once everything is listening."""
@@ -98,8 +112,18 @@ class Engine:
         self._active: dict[str, threading.Thread] = {}
         self._processes: dict[int, TaskProcess] = {}
         self._deployed = threading.Event()
-        self.triggers = TimedTriggers(self)
-        self.failures: list[str] = []
+        self.triggers = TimedTriggers(
+            axon.sensors,
+            self,
+            holds=lambda condition: self.metrics.holds(condition),
+            stop=self.stop_event,
+            interval=self.options.alert_interval,
+            log=self.log,
+        )
+        #: Sensor runs of this session that failed (a step failed); ``skips``: skipped by a Metric gate.
+        self.failures: list[Failure] = []
+        self.skips: list[Failure] = []
+        self._step_errors: dict[int, str] = {}
         self.run_dir: RunDir | None = None
         self.state: State | None = None
         self.metrics: Any = None
@@ -117,7 +141,10 @@ class Engine:
 
     def check(self) -> None:
         """Everything that can be known before running: lint errors, unsupported parts. Raises MyelinError."""
-        problems = [d for d in self.axon.lint() if d.severity == "error"]
+        from ..lint import errors_only, semantic_diagnostics
+
+        # lint's semantic errors; not what only a cluster refuses (no image, a local artifact, no volume)
+        problems = errors_only(semantic_diagnostics(self.axon))
         for i, sensor in enumerate(self.axon.sensors):
             for j, step in enumerate(sensor.tasks):
                 where = f"spec.sensors[{i}].tasks[{j}]"
@@ -160,6 +187,8 @@ class Engine:
         if not port or not any(s.deployer for x in self.axon.sensors for s in x.tasks):
             return
         with socket.socket() as probe:
+            # as the router's server does (http.server): a port in TIME_WAIT after a stop is free to listen on
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
@@ -213,7 +242,7 @@ class Engine:
                 self.code_dirs[task.name] = context
             elif task.name in used:
                 self.commands[task.name] = task_command(task, context, f"{where}.{task.kind}")
-                self.code_dirs[task.name] = context or base
+                self.code_dirs[task.name] = task_workdir(task, context, f"{where}.{task.kind}") or base
         self.state = State.open(run_dir.state_db)
         self.state.init_run(run_dir.root.name, self.axon.name, str(self.source or "<python>"))
         self.state.update_run(status=RUNNING, pid=os.getpid())
@@ -232,9 +261,8 @@ class Engine:
                 stop=self.stop_event,
             )
         )
-        from .control import ControlServer
-
-        self.control = ControlServer(self)
+        rest = [s.name for s in self.axon.sensors if any(isinstance(t, Rest) for t in s.triggers)]
+        self.control = ControlServer(self, rest_sensors=rest)
         self.control.start()
         self.state.update_run(control_url=self.control.url, metrics_url=self.metrics.pushgateway_url)
         self.log(f"run {run_dir.root.name} in {run_dir.root}" + (" (resumed)" if resumed else ""))
@@ -266,20 +294,43 @@ class Engine:
 
     def _resume(self) -> None:
         assert self.state is not None and self.deployments is not None
-        for task_run in self.state.task_runs(status=RUNNING):
-            if task_run.pid and group_alive(task_run.pid):
+        # reap what the previous runner left (its watchdogs end its groups; a group whose watchdog died too
+        # is ended here), each group checked by its leader's start time, then serve afresh: no duplicates
+        for record in self.state.live_processes():
+            left = reap_group(record.pid, record.created)
+            if left:
                 self.log(
-                    f"stopping task {task_run.task} left running by the previous runner (pid {task_run.pid})"
+                    f"stopped {record.kind} {record.name} left running by the previous runner "
+                    f"(process group {record.pid}, {left} process{'es' if left > 1 else ''})"
                 )
-                kill_group(task_run.pid)
+            self.state.process_ended(record.pid)
+        for task_run in self.state.task_runs(status=RUNNING):
             self.state.finish_task_run(task_run.id, "interrupted", None)
         self.deployments.restore([s.deployer for x in self.axon.sensors for s in x.tasks if s.deployer])
         for sensor_run in self.state.sensor_runs(status=RUNNING):
             self.log(f"resuming sensor {sensor_run.sensor} (run {sensor_run.id})")
             self._launch(sensor_run.sensor, sensor_run.id)
+        self._emit_lost_lifecycle_events()
         for event in self.state.events(unhandled=True):
             self._dispatch(event.id, event.kind, event.name, self._targets(event.kind, event.name))
         self.triggers.restore(self.state.events())
+
+    def _emit_lost_lifecycle_events(self) -> None:
+        """A task that ended just before its runner died may have no Lifecycle event yet: emit it now
+        (each finished execution of a task has one event, in order)."""
+        assert self.state is not None
+        emitted = Counter(e.detail.get("task") for e in self.state.events() if e.kind == "lifecycle")
+        finished: dict[str, list[TaskRun]] = {}
+        for task_run in self.state.task_runs():
+            if task_run.status in (SUCCEEDED, FAILED) and not task_run.task.startswith("deployer:"):
+                finished.setdefault(task_run.task, []).append(task_run)
+        for task, runs in finished.items():
+            for task_run in runs[emitted[task] :]:
+                phase = "Succeeded" if task_run.status == SUCCEEDED else "Failed"
+                self.log(f"task {task} ended before the previous runner died: its {phase} event comes now")
+                event = f"{task}:{phase}"
+                detail = {"task": task, "exitCode": task_run.exit_code}
+                self.emit("lifecycle", event, detail, self._targets("lifecycle", event))
 
     # ------------------------------------------------------------------ events
 
@@ -356,13 +407,38 @@ class Engine:
                 self._active.pop(name, None)
         self.state.finish_sensor_run(run_id, status, message)
         self.log(f"sensor {name} (run {run_id}) {status}" + (f": {message}" if message else ""))
-        if status == FAILED:
-            self.failures.append(f"sensor {name}: {message}")
+        if status in (FAILED, SKIPPED):
+            self._record_end(name, run_id, status, message)
+
+    def _record_end(self, sensor: str, run_id: int, status: str, message: str) -> None:
+        """Keep a failed or skipped sensor run, with the task that failed and its log, for ``wait``."""
+        assert self.state is not None
+        failed: TaskRun | None = next(
+            (t for t in self.state.task_runs(sensor_run_id=run_id) if t.status == FAILED), None
+        )
+        detail = self._step_errors.pop(run_id, "")
+        end = Failure(
+            sensor,
+            run_id,
+            f"{message}: {detail}" if detail else message,
+            task=failed.task if failed and failed.log else None,
+            log=failed.log if failed and failed.log else None,
+            exit_code=failed.exit_code if failed else None,
+            status=status,
+        )
+        with self._lock:
+            (self.failures if status == FAILED else self.skips).append(end)
 
     def _gates_pass(self, sensor: Sensor, run_id: int) -> bool:
         """The sensor's Metric conditions, decided by the cluster gate's rule on this run's metrics."""
         for condition in sensor.conditions:
             parsed = parse_metric_condition(condition.condition)
+            if condition.task:  # only the series that task pushed (its job), as the cluster gate reads
+                job = contract.task_id(self.axon.name, condition.task)
+                parsed = MetricCondition(parsed.text, parsed.tree, job=job)
+            label = repr(condition.condition)
+            if condition.name:
+                label = f"{condition.name} ({label})"
 
             def measure(parsed: MetricCondition = parsed) -> Measurement:
                 return Measurement(
@@ -371,7 +447,7 @@ class Engine:
 
             verdict = decide(
                 measure,
-                what=f"condition {condition.condition!r}",
+                what=f"condition {label}",
                 interval_s=duration_seconds(condition.interval),
                 count=condition.count,
                 failure_limit=condition.failure_limit,
@@ -394,6 +470,7 @@ class Engine:
             except Exception as exc:
                 self.state.finish_task_run(task_run, FAILED, None)
                 self.log(f"sensor {sensor.name}: {label} failed: {exc}")
+                self._step_errors[run_id] = f"{label} failed: {exc}"
                 return False
             self.state.finish_task_run(task_run, SUCCEEDED, 0)
             self._deployed.set()
@@ -402,9 +479,16 @@ class Engine:
         return self.run_task(step.task, run_id, index)
 
     def task_env(self, name: str) -> dict[str, str]:
-        """The environment of a task or model server: the runner's, then the contract, then the task's own."""
+        """The environment of a task or model server, then the contract, then the task's own ``env``.
+
+        A task gets the runner's environment with the runner's ``python`` first on ``PATH``; a model server
+        (a deploy task) a clean one (:func:`~.workspace.serving_env`). Both get the runtime contract with the
+        variables the original ``myelin`` client reads (DESIGN §4), and the compatible ``myelin.metric`` /
+        ``myelin.admin`` first on ``PYTHONPATH`` (:func:`~.workspace.compat_path`).
+        """
         assert self.run_dir is not None
-        env = base_env()
+        task = self.axon.task(name)
+        env = serving_env() if task.kind == "deploy" else base_env(self.run_dir.python_shims())
         env.update(
             {
                 contract.AXON_NAME: self.axon.name,
@@ -412,9 +496,17 @@ class Engine:
                 contract.TASK_ID: contract.task_id(self.axon.name, name),
                 contract.NAMESPACE: self.options.namespace,
                 contract.PUSHGATEWAY_URL: self.metrics.pushgateway_url,
+                # read by the original client at import (its Pushgateway's and installation's namespace)
+                "MYELIN_NAMESPACE": self.options.namespace,
+                "PUSHGATEWAY_NAMESPACE": self.options.namespace,
                 **self.run_dir.task_paths(name),
             }
         )
+        if task.train is not None and task.train.loss_metric:
+            env["LOSS_METRIC"] = task.train.loss_metric  # the original's myelin.metric.get_loss_metric()
+        control = getattr(self.control, "url", None)
+        if control:
+            env["MYELIN_CONTROL_URL"] = control  # myelin.admin.model_backend() asks it what is served
         parameters = {p.name: p.value for p in self.axon.parameters}
         for var in self.axon.task(name).body.env:
             if var.value is not None:
@@ -422,6 +514,7 @@ class Engine:
                 for key, val in parameters.items():
                     value = value.replace("{{workflow.parameters." + key + "}}", val)
                 env[var.name] = value
+        env["PYTHONPATH"] = with_pythonpath(compat_path(), env.get("PYTHONPATH"))  # a task's own goes after
         return env
 
     def run_task(self, name: str, run_id: int, step: int) -> bool:
@@ -430,8 +523,14 @@ class Engine:
         log = self.run_dir.logs / f"{run_id:04d}-{step}-{contract.task_id(self.axon.name, name)}.log"
         task_run = self.state.begin_task_run(run_id, step, name, str(log))
         command = self.commands[name]
+        env = self.task_env(name)
+        execution = None
+        if self.axon.task(name).kind == "train":  # each execution writes its own version folder
+            root = contract.model_root(str(self.run_dir.store), name)
+            execution = TrainExecution.start(Path(root))
+            env.update({contract.MODEL_PATH: execution.model_path, contract.MODEL_ROOT: root})
         self.log(f"task {name} started: {describe(command)}")
-        process = TaskProcess.start(command, cwd=self.code_dirs[name], env=self.task_env(name), log=log)
+        process = TaskProcess.start(command, cwd=self.code_dirs[name], env=env, log=log)
         self.state.set_task_pid(task_run, process.pid)
         with self._lock:
             self._processes[task_run] = process
@@ -442,14 +541,17 @@ class Engine:
                 self._processes.pop(task_run, None)
         if code is None:
             self.state.finish_task_run(task_run, "interrupted", None)
+            if execution is not None:
+                execution.finish(False, lambda _: {})  # never registered; removed when empty
             self.log(f"task {name} stopped; a resumed run runs it again")
             return False
-        phase = "Succeeded" if code == 0 else "Failed"
-        self.state.finish_task_run(task_run, SUCCEEDED if code == 0 else FAILED, code)
-        if code == 0:
+        registered = self._register(name, execution, code == 0)
+        phase = "Succeeded" if code == 0 and registered else "Failed"
+        self.state.finish_task_run(task_run, SUCCEEDED if phase == "Succeeded" else FAILED, code)
+        if phase == "Succeeded":
             last = tail(log, 1).strip()
             self.log(f"task {name} succeeded" + (f": {last}" if last and not last.startswith("#") else ""))
-        else:
+        elif code != 0:  # (a version that could not be registered: _register said why)
             self.log(f"task {name} failed with exit status {code}; last lines of {log}:\n{tail(log)}")
         self.emit(
             "lifecycle",
@@ -457,7 +559,23 @@ class Engine:
             {"task": name, "exitCode": code},
             self._targets("lifecycle", f"{name}:{phase}"),
         )
-        return code == 0
+        return phase == "Succeeded"
+
+    def _register(self, name: str, execution: TrainExecution | None, succeeded: bool) -> bool:
+        """Register a train execution's version folder (see :mod:`.executions`); False when that failed."""
+        if execution is None:
+            return True
+        job = contract.task_id(self.axon.name, name)
+        try:
+            outcome = execution.finish(succeeded, lambda since: dict(self.metrics.published(job, since)))
+        except MyelinError as exc:  # the metrics backend cannot be read: the version stays unregistered
+            self.log(f"task {name}: model version {execution.folder.name} not registered: {exc}")
+            return False
+        if outcome == "registered":
+            self.log(f"task {name}: registered model version {execution.folder}")
+        elif outcome == "removed":
+            self.log(f"task {name}: MODEL_PATH stayed empty: no model version from this execution")
+        return True
 
     # ------------------------------------------------------------------ status and waiting
 
@@ -466,9 +584,17 @@ class Engine:
             return bool(self._active)
 
     def snapshot(self) -> dict[str, Any]:
-        """What a live view or ``GET /status`` shows."""
+        """What a live view or ``GET /status`` shows.
+
+        Sensors with their number of runs, last status and running run; the last 20 task runs with their
+        sensor run, step and ``seconds`` (so far, while running); metrics; endpoints; what each deployer
+        serves; ``traffic``: per deployer and version, the router's counts and latency (ms); ``builds``:
+        the serving environments (:meth:`.Deployments.builds`).
+        """
         assert self.state is not None
         summary = self.state.sensor_summary()
+        running = {r.sensor: r.id for r in self.state.sensor_runs(status=RUNNING)}
+        now = time.time()
         with self._lock:
             active = set(self._active)
         return {
@@ -480,28 +606,86 @@ class Engine:
                     "state": "running" if s.name in active else "idle",
                     "runs": summary.get(s.name, (0, None))[0],
                     "last": summary.get(s.name, (0, None))[1],
+                    "run": running.get(s.name) if s.name in active else None,
                 }
                 for s in self.axon.sensors
             ],
             "tasks": [
-                {"task": t.task, "status": t.status, "exitCode": t.exit_code, "log": t.log}
+                {
+                    "task": t.task,
+                    "status": t.status,
+                    "exitCode": t.exit_code,
+                    "log": t.log,
+                    "run": t.sensor_run_id,
+                    "step": t.step,
+                    "seconds": round((t.finished or now) - t.started, 1),
+                }
                 for t in self.state.task_runs(last=20)
             ],
             "metrics": self.metrics.latest() if self.metrics else {},
+            "traffic": self._traffic(),
+            "builds": self.deployments.builds() if self.deployments else [],
             "endpoints": self.deployments.endpoints() if self.deployments else {},
             "deployments": {name: d.served for name, d in self.state.current_deployments().items()},
+            "failures": [f.to_dict() for f in self.failures],
+            "deployBlocked": self.deploy_blocked(),
         }
 
+    def _traffic(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Deployer -> version -> the router's counters (``p50Ms``/``p95Ms``: recent predictions)."""
+        if self.deployments is None:
+            return {}
+
+        def ms(seconds: float | None) -> float | None:
+            return None if seconds is None else round(seconds * 1000, 2)
+
+        return {
+            deployer: {
+                version: {
+                    "weight": v.weight,
+                    "requests": v.requests,
+                    "errors": v.errors,
+                    "feedback": v.feedback,
+                    "inFlight": v.in_flight,
+                    "p50Ms": ms(v.p50),
+                    "p95Ms": ms(v.p95),
+                }
+                for version, v in versions.items()
+            }
+            for deployer, versions in self.deployments.stats().items()
+        }
+
+    def deploy_blocked(self) -> str | None:
+        """Why no deploy can happen any more in this session (None when one did, or still can)."""
+        if self._deployed.is_set():
+            return None
+        with self._lock:
+            active = set(self._active)
+            ended = sorted([*self.failures, *self.skips], key=lambda f: f.run_id)
+        return blocked_reason(self.axon, active, ended)
+
     def wait(self, until: Until | None = None, timeout: float | None = None) -> bool:
-        """Block until ``until`` holds (None: until stopped) or ``timeout`` seconds passed (then False)."""
+        """Block until ``until`` holds (None: until stopped); False when ``timeout`` seconds passed first.
+
+        Raises :class:`~.outcome.RunFailed` as soon as ``until="deployed"`` can no longer happen: a sensor on
+        the way to the deployer failed or was skipped, and nothing else that leads there runs or is scheduled
+        (see :mod:`.outcome`). ``"idle"`` is always reached; its failures are in :attr:`failures`.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.stop_event.is_set():
             if until == "idle" and not self.busy():
                 time.sleep(0.3)  # let a just-ended task's event start the next sensor
                 if not self.busy():
                     return True
-            if until == "deployed" and self._deployed.is_set() and not self.busy():
-                return True
+            if until == "deployed":
+                if self._deployed.is_set() and not self.busy():
+                    return True
+                reason = self.deploy_blocked()
+                if reason is not None:
+                    leads = leads_to_deploy(self.axon)
+                    with self._lock:
+                        ended = [f for f in (*self.failures, *self.skips) if f.sensor in leads]
+                    raise RunFailed(reason, sorted(ended, key=lambda f: f.run_id, reverse=True))
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)

@@ -4,8 +4,13 @@
     code = process.wait(stop_event)        # None when stopped before it ended
     tail(logs / "3-train.log")             # the last lines, for the error message
 
-A process group lets the runner stop a task and everything it started (Ctrl-C, ``--timeout``) and lets a
-resumed runner stop a task that a killed runner left behind (:func:`kill_group`).
+A process group lets the runner stop a task and everything it started (Ctrl-C, ``--timeout``). Nothing
+outlives the runner: a :mod:`.watchdog` joins each task's group and ends it when the runner dies
+(``kill -9`` included), and a resumed runner reaps whatever an earlier one left, checking each recorded
+process's identity by its start time (``psutil``), never by a bare pid::
+
+    created = process_created(process.pid)  # recorded in the run's state
+    reap_group(pid, created)                # later, from a resumed runner: 0 when nothing was left
 """
 
 from __future__ import annotations
@@ -14,11 +19,19 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
+
+#: Two start times of one process differ by less than this (``/proc`` counts in clock ticks).
+_SAME_START = 0.05
+_WATCHDOG = Path(__file__).with_name("watchdog.py")
 
 
 def kill_group(pid: int, grace: float = 5.0) -> None:
@@ -38,6 +51,83 @@ def kill_group(pid: int, grace: float = 5.0) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         return
+
+
+def process_created(pid: int) -> float | None:
+    """The start time of process ``pid`` (seconds since the epoch), ``None`` when it is gone."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """The live processes of process group ``pgid``."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def leftover(pid: int, created: float | None) -> list[psutil.Process]:
+    """The live processes of the group ``pid`` led when it started at ``created`` (see :func:`reap_group`)."""
+    try:
+        leader = psutil.Process(pid)
+        if created is not None and abs(leader.create_time() - created) > _SAME_START:
+            return []  # someone else's process now: the recorded group is gone
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.Error:
+        return []
+    return group_members(pid)
+
+
+def reap_group(pid: int, created: float | None, grace: float = 5.0) -> int:
+    """End what is left of the process group that ``pid`` led when it started at ``created``.
+
+    A process now holding ``pid`` but started at another time is someone else's: the group is gone (Linux
+    reuses no pid while a group of that id exists), nothing is signalled. Returns the number of processes
+    that were still in the group.
+    """
+    members = leftover(pid, created)
+    if members:
+        kill_group(pid, grace)
+        psutil.wait_procs(members, timeout=1.0)
+    return len(members)
+
+
+def in_group(pgid: int) -> dict[str, Any]:
+    """``subprocess.Popen`` arguments that put the child in process group ``pgid`` (0: a new one, led by the
+    child) of this session — a watchdog can join only a group of its own session."""
+    if sys.version_info >= (3, 11):
+        return {"process_group": pgid}
+
+    def join() -> None:  # Python 3.10: no process_group argument yet
+        os.setpgid(0, pgid)
+
+    return {"preexec_fn": join}
+
+
+def start_watchdog(pgid: int) -> subprocess.Popen[bytes] | None:
+    """Start a :mod:`.watchdog` in process group ``pgid``: it ends the group if this process dies.
+
+    ``None`` when the group is already gone (its leader exited and was reaped: nothing to watch).
+    """
+    try:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_WATCHDOG), str(pgid), str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            **in_group(pgid),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    threading.Thread(target=watchdog.wait, name=f"watchdog-{pgid}", daemon=True).start()  # reaps it
+    return watchdog
 
 
 def group_alive(pid: int) -> bool:
@@ -67,6 +157,7 @@ class TaskProcess:
 
     popen: subprocess.Popen[bytes]
     log: Path
+    created: float | None = None
 
     @property
     def pid(self) -> int:
@@ -85,9 +176,10 @@ class TaskProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                **in_group(0),
             )
-        return cls(popen, log)
+        start_watchdog(popen.pid)
+        return cls(popen, log, process_created(popen.pid))
 
     def wait(self, stop: threading.Event, poll: float = 0.1) -> int | None:
         """Wait for the exit status; stop the group and return None when ``stop`` is set first."""

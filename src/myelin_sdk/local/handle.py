@@ -1,11 +1,17 @@
 """``axon.run_local()``: run an axon in the background of a notebook or script, and talk to it.
 
-    run = axon.run_local(artifacts={"rec-source": "examples"})
-    run.wait(until="deployed", timeout=600)
+    run = axon.run_local(artifacts={"rec-source": "examples"}, workdir="build")   # str or Path
+    run.wait(until="deployed", timeout=600)   # True; False after the timeout; raises RunFailed (below)
     run.status()["sensors"]
     run.predict([3, 4])           # the router's answer: {"data": {...}, "meta": {...}}
     run.feedback(request, response, reward=1.0)
     run.stop()
+
+``wait("deployed")`` raises :class:`~myelin_sdk.local.outcome.RunFailed` as soon as no deploy can happen any
+more (a sensor on the way to the deployer failed and nothing else leads there): ``str(error)`` says why and
+ends with the failed task's log tail; ``error.failures`` lists the sensor runs. ``wait("idle")`` returns True
+once nothing runs, failures or not: they are in ``run.failures``. ``predict`` and ``feedback`` raise
+:class:`PredictionError` with the model's own message (``unknown user id 99999 ...``) and the HTTP status.
 
 The handle starts the same :class:`~myelin_sdk.local.engine.Engine` as ``myelin run``; its log lines go to
 ``log`` (default: a list kept in ``run.lines``).
@@ -14,6 +20,7 @@ The handle starts the same :class:`~myelin_sdk.local.engine.Engine` as ``myelin 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +29,39 @@ from typing import Any
 from ..errors import MyelinError
 from ..spec import Axon
 from .engine import Engine, RunOptions, Until
+from .outcome import Failure, RunFailed
+
+__all__ = ["LocalRun", "PredictionError", "RunFailed", "run_local"]
+
+
+class PredictionError(MyelinError):
+    """The endpoint refused a request: ``status`` is the HTTP status, the message is the model's own."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, status: int, message: str) -> None:
+        self.path, self.status, self.message = path, status, message
+        super().__init__(f"{path}: HTTP {status}: {message}")
+
+    def with_source(self, source: str) -> PredictionError:
+        return self
+
+
+def _error_message(body: bytes) -> str:
+    """The message of a Seldon-style error body (``{"status": {"info": ...}}``), else the body's text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text or "(no message)"
+    status = data.get("status") if isinstance(data, dict) else None
+    if isinstance(status, dict):
+        for key in ("info", "reason"):
+            if status.get(key):
+                return str(status[key])
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return text
 
 
 class LocalRun:
@@ -43,8 +83,16 @@ class LocalRun:
             return endpoints.get(deployer)
         return next(iter(endpoints.values()), None)
 
+    @property
+    def failures(self) -> list[Failure]:
+        """The sensor runs of this session that failed (sensor, task, log, exit code)."""
+        return list(self.engine.failures)
+
     def wait(self, until: Until = "idle", timeout: float | None = None) -> bool:
-        """Block until the run is idle or has deployed; False when ``timeout`` passed first."""
+        """Block until the run is idle or has deployed; False when ``timeout`` passed first.
+
+        Raises :class:`RunFailed` at once when ``until="deployed"`` can no longer happen (see the module).
+        """
         return self.engine.wait(until, timeout)
 
     def _post(self, path: str, body: Any) -> Any:
@@ -54,8 +102,13 @@ class LocalRun:
         request = urllib.request.Request(
             url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                body = exc.read()
+            raise PredictionError(path, exc.code, _error_message(body)) from None
 
     def predict(self, ndarray: Any) -> Any:
         """``POST /predict`` with ``{"data": {"ndarray": ndarray}}``."""
@@ -71,8 +124,13 @@ class LocalRun:
         request = urllib.request.Request(
             self.engine.control.url + f"/trigger/{sensor}", data=b"{}", method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                body = exc.read()
+            raise MyelinError(f"trigger {sensor}: {_error_message(body)}") from None
 
     def stop(self) -> None:
         """Stop every task, model server and listener of the run (it can be resumed later)."""
@@ -92,11 +150,17 @@ def run_local(
     artifacts: dict[str, str | Path] | None = None,
     source: Path | None = None,
     log: Callable[[str], None] | None = None,
+    workdir: str | Path | None = None,
 ) -> LocalRun:
-    """Start ``axon`` locally and return at once with a :class:`LocalRun` handle."""
+    """Start ``axon`` locally and return at once with a :class:`LocalRun` handle.
+
+    ``workdir`` (str or Path) and the ``artifacts`` folders are resolved from the current directory.
+    """
     options = options or RunOptions()
+    if workdir is not None:
+        options.workdir = Path(workdir).expanduser().resolve()
     if artifacts:
-        options.artifacts.update({k: Path(v) for k, v in artifacts.items()})
+        options.artifacts.update({k: Path(v).expanduser().resolve() for k, v in artifacts.items()})
     lines: list[str] = []
     engine = Engine(axon, options, source=source, log=log or lines.append)
     engine.start()

@@ -29,6 +29,7 @@ none) is false when a metric under it has no data.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import urllib.error
 import urllib.request
@@ -97,6 +98,11 @@ class MetricsBackend(Protocol):
 
     def latest(self) -> dict[str, float]:
         """The axon's published metrics: name (plus ``{label="..."}`` when several series) -> value."""
+        ...
+
+    def published(self, job: str, since: float) -> dict[str, float]:
+        """The metrics ``job`` pushed at or after ``since`` (Unix time), named without the ``_<axon>`` suffix
+        (as ``lossMetric`` spells them); the latest push of a name wins. What a train execution registers."""
         ...
 
 
@@ -259,7 +265,11 @@ class EmbeddedMetrics(_Lifecycle):
         metric_condition, match_labels = _metric_form(condition)
         names = {metric: metric_name(metric, self.axon_name) for metric in metric_condition.metrics()}
         stored = self._series(names.values())
-        series = {metric: [s for s in stored if s.name == name] for metric, name in names.items()}
+        job = metric_condition.job  # a Metric condition's ``task``: only the series that task pushed
+        series = {
+            metric: [s for s in stored if s.name == name and (job is None or s.labels.get("job") == job)]
+            for metric, name in names.items()
+        }
         return bool(_vector(metric_condition.tree, series, match_labels))
 
     def latest(self) -> dict[str, float]:
@@ -267,6 +277,21 @@ class EmbeddedMetrics(_Lifecycle):
         suffix = _suffix(self.axon_name)
         series = self._series(None)
         return _latest_view((s.name, s.labels, s.value) for s in series if s.name.endswith(suffix))
+
+    def published(self, job: str, since: float) -> dict[str, float]:
+        """See :meth:`MetricsBackend.published`: read from the store's push times."""
+        suffix = _suffix(self.axon_name)
+        try:
+            rows = self._open().pushed(job, since)
+        except sqlite3.Error as exc:
+            raise MetricsUnavailable(
+                f"cannot read the embedded metrics store ({self.db_path}): {exc}"
+            ) from exc
+        out: dict[str, float] = {}
+        for name, _, value in rows:  # oldest first: a later push of the same name overrides
+            if name.endswith(suffix) and len(name) > len(suffix) and math.isfinite(value):
+                out[name[: -len(suffix)]] = value
+        return dict(sorted(out.items()))
 
     def _series(self, names: Iterable[str] | None) -> list[Series]:
         try:
@@ -369,6 +394,18 @@ class PrometheusMetrics(_Lifecycle):
             name = labels.pop("__name__", "")
             rows.append((name, labels, float(item["value"][1])))
         return _latest_view(rows)
+
+    def published(self, job: str, since: float) -> dict[str, float]:
+        """See :meth:`MetricsBackend.published`: read from the Pushgateway's ``/api/v1/metrics``."""
+        from datetime import datetime, timezone
+
+        from ..runtime.register import RegisterError, fetch_published
+
+        started = datetime.fromtimestamp(since, timezone.utc)
+        try:
+            return fetch_published(self._pushgateway_url, job, self.axon_name, started, timeout=self.timeout)
+        except RegisterError as exc:
+            raise MetricsUnavailable(str(exc)) from exc
 
     def _query(self, promql: str) -> list[dict[str, Any]]:
         from prometheus_api_client.exceptions import PrometheusApiClientException

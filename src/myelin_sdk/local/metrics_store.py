@@ -222,6 +222,17 @@ class MetricStore:
             for name, labels, value in rows
         ]
 
+    def pushed(self, job: str, since: float) -> list[tuple[str, float, float]]:
+        """(sample name, push time, value) of every series of ``job`` pushed at or after ``since`` (Unix
+        time), oldest push first; NaN values are left out."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, pushed_at, value FROM metric_samples WHERE axon = ? AND job = ?"
+                " AND pushed_at >= ? AND value IS NOT NULL ORDER BY pushed_at, name",
+                (self.axon, job, since),
+            ).fetchall()
+        return [(str(name), float(at), float(value)) for name, at, value in rows]
+
     def exposition(self) -> bytes:
         """All stored series in the text exposition format (for ``GET /metrics``)."""
         from prometheus_client import CollectorRegistry, generate_latest

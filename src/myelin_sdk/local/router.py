@@ -30,6 +30,13 @@ successful prediction gets ``meta.requestPath[<model name>] = <version>`` (the S
 convention for router nodes), and the header ``X-Myelin-Version``. Feedback goes where its
 ``response.meta.requestPath`` says, when that version is live — to the backend ``meta.routing`` names, or
 to all of the version's backends without it, as Seldon's routers do — else to a weighted choice.
+
+Backend connections are kept alive: each backend has a pool (:mod:`.pool`) of idle ``http.client``
+connections, reused across requests (thread-safe). A kept-alive connection that the model server dropped
+is retried once on a fresh connection when nothing of the request reached the server, or when the request
+is a prediction (idempotent) and the server closed the connection without answering. :meth:`Router.stats`
+gives, per version, the traffic weight, request/error/feedback counts, and the p50/p95 latency of recent
+predictions.
 """
 
 from __future__ import annotations
@@ -38,14 +45,18 @@ import bisect
 import http.client
 import json
 import logging
+import math
 import random
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .pool import Pool
 
 __all__ = ["FEEDBACK_PATHS", "PREDICT_PATHS", "Backend", "Route", "Router", "VersionStats"]
 
@@ -56,6 +67,8 @@ FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback")
 _BACKEND_PATHS = {"predict": "/api/v1.0/predictions", "feedback": "/api/v1.0/feedback"}
 VERSION_HEADER = "X-Myelin-Version"
 _TOLERANCE = 1e-6
+#: Predictions whose latency :meth:`Router.stats` summarises (the most recent, per version).
+LATENCY_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,8 @@ class VersionStats:
     feedback: int = 0  # feedback messages forwarded
     in_flight: int = 0
     seconds: float = 0.0  # total time of the forwarded predictions
+    p50: float | None = None  # median latency (s) of the last LATENCY_WINDOW predictions (None: none yet)
+    p95: float | None = None  # their 95th percentile (nearest rank)
 
 
 @dataclass
@@ -142,6 +157,19 @@ class _Counters:
     feedback: int = 0
     in_flight: int = 0
     seconds: float = 0.0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of sorted values (``None`` when there are none).
+
+    >>> _percentile([1.0, 2.0, 3.0, 4.0], 0.5), _percentile([1.0, 2.0, 3.0, 4.0], 0.95)
+    (2.0, 4.0)
+    """
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(fraction * len(ordered) - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 @dataclass(frozen=True)
@@ -191,6 +219,7 @@ class Router:
         self._rng = rng or random.Random()
         self._table = _Table()
         self._counters: dict[str, _Counters] = {}
+        self._pools: dict[str, Pool] = {}  # backend url -> its kept-alive connections
         self._cond = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -226,6 +255,10 @@ class Router:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._cond:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
     def __enter__(self) -> Router:
         self.start()
@@ -259,11 +292,15 @@ class Router:
             by_version={r.version: r for r in routes},
             cumulative=_cumulative([r.weight for r in routes]),
         )
+        live = {b.url for r in routes for b in r.backends}
         with self._cond:
             self._table = table
             for version in versions:
                 self._counters.setdefault(version, _Counters())
+            gone = [self._pools.pop(url) for url in list(self._pools) if url not in live]
             self._cond.notify_all()
+        for pool in gone:  # requests still in flight there close their connection when done
+            pool.close()
 
     def wait_idle(self, version: str, timeout: float | None = None) -> bool:
         """Wait until no request is in flight on ``version``; ``False`` if ``timeout`` passed first.
@@ -298,6 +335,7 @@ class Router:
         """Counters per version seen since start (``weight`` is ``None`` for versions no longer routed)."""
         with self._cond:
             live = self._table.by_version
+            counters = {version: (c, sorted(c.latencies)) for version, c in self._counters.items()}
             return {
                 version: VersionStats(
                     version=version,
@@ -307,8 +345,10 @@ class Router:
                     feedback=c.feedback,
                     in_flight=c.in_flight,
                     seconds=c.seconds,
+                    p50=_percentile(ordered, 0.5),
+                    p95=_percentile(ordered, 0.95),
                 )
-                for version, c in self._counters.items()
+                for version, (c, ordered) in counters.items()
             }
 
     # ------------------------------------------------------------------ forwarding
@@ -330,6 +370,7 @@ class Router:
             if kind == "predict":
                 counters.requests += 1
                 counters.seconds += seconds
+                counters.latencies.append(seconds)
                 if status >= 400:
                     counters.errors += 1
             else:
@@ -426,28 +467,30 @@ class Router:
             routing[self.model_name] = index
         return json.dumps(document, separators=(",", ":")).encode()
 
+    def _pool(self, backend: Backend) -> Pool:
+        """The backend's pool; a backend no longer routed gets a closed one (nothing is kept for it)."""
+        with self._cond:
+            pool = self._pools.get(backend.url)
+            if pool is None:
+                parsed = urllib.parse.urlsplit(backend.url)
+                assert parsed.hostname is not None and parsed.port is not None
+                pool = Pool(parsed.hostname, parsed.port, self.timeout)
+                if any(backend.url == b.url for r in self._table.routes for b in r.backends):
+                    self._pools[backend.url] = pool
+                else:
+                    pool.closed = True
+            return pool
+
     def _forward(
         self, backend: Backend, kind: str, body: bytes, content_type: str
     ) -> tuple[int, dict[str, str], bytes]:
-        parsed = urllib.parse.urlsplit(backend.url)
-        assert parsed.hostname is not None
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=self.timeout)
+        path = urllib.parse.urlsplit(backend.url).path.rstrip("/") + _BACKEND_PATHS[kind]
+        request_headers = {"Content-Type": content_type or "application/json"}
         try:
-            connection.request(
-                "POST",
-                parsed.path.rstrip("/") + _BACKEND_PATHS[kind],
-                body=body,
-                headers={"Content-Type": content_type or "application/json"},
-            )
-            response = connection.getresponse()
-            payload = response.read()
-            headers = {"Content-Type": response.getheader("Content-Type", "application/json")}
-            return response.status, headers, payload
+            return self._pool(backend).post(path, body, request_headers, idempotent=kind == "predict")
         except (OSError, http.client.HTTPException) as exc:
             log.warning("backend %s did not answer: %s", backend.url, exc)
             return _error(502, f"model server {backend.url} did not answer: {exc}", "MYELIN_BACKEND_ERROR")
-        finally:
-            connection.close()
 
 
 def _error(status: int, info: str, reason: str) -> tuple[int, dict[str, str], bytes]:

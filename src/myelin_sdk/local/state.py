@@ -9,14 +9,17 @@ served again::
     run_id = state.begin_sensor_run("TrainOnStart", event_id=None)
     state.sensor_runs(status="running")
 
-Tables: ``run`` (one row: the axon, its source, ports, the runner's pid), ``events`` (every trigger that
-fired, handled or not), ``sensor_runs``, ``task_runs``, ``deployments`` (the served versions and their
-traffic, newest first). The embedded metrics store keeps its samples in the same file, in its own table.
+Tables: ``run`` (one row: the axon, its source, ports, the runner's pid and start time), ``events`` (every
+trigger that fired, handled or not), ``sensor_runs``, ``task_runs``, ``deployments`` (the served versions and
+their traffic, newest first), ``processes`` (the process group of every task and model server, with its
+leader's start time, so a resumed runner reaps what a dead one left — ``psutil`` checks the identity).
+The embedded metrics store keeps its samples in the same file, in its own table.
 One connection, serialised by a lock; WAL journal, so a crash of the process loses no committed row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -26,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -49,10 +54,31 @@ CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY AUTOINCREMENT, deployer TEXT NOT NULL, sensor_run_id INTEGER,
     served TEXT NOT NULL, at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS processes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, name TEXT NOT NULL, pid INTEGER NOT NULL,
+    created REAL, task_run_id INTEGER, started REAL NOT NULL, ended REAL
+);
 """
+#: Columns added after the first release, for state files written before them: (table, column, type).
+_ADDED = (("run", "pid_created", "REAL"),)
 
 #: Statuses of sensor runs and task runs.
 RUNNING, SUCCEEDED, FAILED, SKIPPED = "running", "succeeded", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """The process group of a task (``kind`` task) or a model server (``server``): its leader ``pid``, which
+    is the group id, and the leader's start time ``created`` (its identity); ``ended`` once it stopped."""
+
+    id: int
+    kind: str
+    name: str
+    pid: int
+    created: float | None
+    task_run_id: int | None
+    started: float
+    ended: float | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,9 @@ class State:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        for table, column, kind in _ADDED:
+            if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         return cls(db, path)
 
     def close(self) -> None:
@@ -156,11 +185,14 @@ class State:
             )
 
     def update_run(self, **fields: Any) -> None:
-        """Set columns of the run row (status, pid, router_url, control_url, metrics_url)."""
+        """Set columns of the run row (status, pid, router_url, control_url, metrics_url); with ``pid``,
+        the start time of that process too (``pid_created``: the runner's identity)."""
         allowed = {"status", "pid", "router_url", "control_url", "metrics_url"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        if fields.get("pid") is not None:
+            fields["pid_created"] = _created(int(fields["pid"]))
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
             db.execute(f"UPDATE run SET {sets}, updated = ?", (*fields.values(), time.time()))
@@ -168,6 +200,15 @@ class State:
     def run(self) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM run")
         return dict(rows[0]) if rows else None
+
+    def runner_alive(self) -> bool:
+        """Whether the process recorded as the run's runner is still that process (pid and start time)."""
+        info = self.run() or {}
+        pid, created = info.get("pid"), info.get("pid_created")
+        if not pid:
+            return False
+        now = _created(int(pid))
+        return now is not None and (created is None or abs(now - float(created)) < _SAME_START)
 
     # ------------------------------------------------------------------ events
 
@@ -238,14 +279,27 @@ class State:
             return int(cursor.lastrowid or 0)
 
     def set_task_pid(self, task_run_id: int, pid: int) -> None:
+        """Record the task's process (the leader of its group), with its start time, in one transaction."""
+        created = _created(pid)
         with self._tx() as db:
             db.execute("UPDATE task_runs SET pid = ? WHERE id = ?", (pid, task_run_id))
+            if created is not None:  # else it has ended already: nothing to reap
+                (task,) = db.execute("SELECT task FROM task_runs WHERE id = ?", (task_run_id,)).fetchone()
+                db.execute(
+                    "INSERT INTO processes (kind, name, pid, created, task_run_id, started) "
+                    "VALUES (?,?,?,?,?,?)",
+                    ("task", task, pid, created, task_run_id, time.time()),
+                )
 
     def finish_task_run(self, task_run_id: int, status: str, exit_code: int | None) -> None:
+        now = time.time()
         with self._tx() as db:
             db.execute(
                 "UPDATE task_runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?",
-                (status, exit_code, time.time(), task_run_id),
+                (status, exit_code, now, task_run_id),
+            )
+            db.execute(
+                "UPDATE processes SET ended = ? WHERE task_run_id = ? AND ended IS NULL", (now, task_run_id)
             )
 
     def task_runs(
@@ -280,6 +334,30 @@ class State:
             )
             return int(cursor.lastrowid or 0)
 
+    # ------------------------------------------------------------------ process groups
+
+    def record_process(self, kind: str, name: str, pid: int, created: float | None) -> int:
+        """Record a process group the runner started (``kind``: ``server``; tasks: :meth:`set_task_pid`)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO processes (kind, name, pid, created, started) VALUES (?,?,?,?,?)",
+                (kind, name, pid, created, time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def process_ended(self, pid: int) -> None:
+        """The process group led by ``pid`` was stopped (a no-op once the state is closed)."""
+        sql = "UPDATE processes SET ended = ? WHERE pid = ? AND ended IS NULL"
+        with contextlib.suppress(sqlite3.ProgrammingError), self._tx() as db:
+            db.execute(sql, (time.time(), pid))
+
+    def live_processes(self) -> list[ProcessRecord]:
+        """Process groups recorded and not known to have ended, oldest first."""
+        rows = self._rows("SELECT * FROM processes WHERE ended IS NULL ORDER BY id")
+        return [ProcessRecord(**dict(r)) for r in rows]
+
+    # ------------------------------------------------------------------ deployments (what is served)
+
     def current_deployments(self) -> dict[str, Deployment]:
         """What each deployer serves now: its newest deployment."""
         newest = "SELECT MAX(id) FROM deployments GROUP BY deployer"
@@ -289,6 +367,17 @@ class State:
     def current_deployment(self, deployer: str) -> Deployment | None:
         rows = self._rows("SELECT * FROM deployments WHERE deployer = ? ORDER BY id DESC LIMIT 1", deployer)
         return _deployment(rows[0]) if rows else None
+
+
+_SAME_START = 0.05  # two start times of one process (``/proc`` counts in clock ticks)
+
+
+def _created(pid: int) -> float | None:
+    """The start time of process ``pid``, ``None`` when there is none."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
 
 
 def _deployment(row: sqlite3.Row) -> Deployment:

@@ -2,11 +2,12 @@
 
 An Alert fires when its condition starts to hold — after holding for its ``for`` duration — once; it fires
 again only after it resolved (a ``resolved`` event is recorded). A Calendar fires every ``interval`` or on
-its cron ``schedule`` (croniter; ``timezone`` honoured). Both hand their events to the engine::
+its cron ``schedule`` (croniter; ``timezone`` honoured). Both hand their events to an
+:class:`~.events.EventSink` (the engine), and know nothing else of it::
 
-    triggers = TimedTriggers(engine)
+    triggers = TimedTriggers(axon.sensors, engine, holds=metrics.holds, stop=stop_event, interval=5.0)
     triggers.restore(state.events())      # on --resume: alerts that were firing are still firing
-    triggers.start()                      # daemon threads; they end when engine.stop_event is set
+    triggers.start()                      # daemon threads; they end when ``stop`` is set
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ..errors import MyelinError
 from ..spec import Alert, Calendar, Sensor
-from ..spec.expressions import parse_alert_condition
+from ..spec.expressions import AlertCondition, parse_alert_condition
+from .events import EventSink
 from .state import Event
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 _PROMETHEUS_UNITS = {
     "ms": 0.001,
@@ -50,10 +49,28 @@ def duration_seconds(text: str) -> float:
 
 
 class TimedTriggers:
-    """The alert loop and the calendar timers of one engine."""
+    """The alert loop and the calendar timers of one run.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    ``holds`` evaluates an alert condition (a :class:`MyelinError` when it cannot); ``interval`` is how often
+    alerts are evaluated; ``log`` gets one line when an alert cannot be evaluated.
+    """
+
+    def __init__(
+        self,
+        sensors: Sequence[Sensor],
+        sink: EventSink,
+        *,
+        holds: Callable[[AlertCondition], object],
+        stop: threading.Event,
+        interval: float = 5.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.sensors = list(sensors)
+        self.sink = sink
+        self.holds = holds
+        self.stop = stop
+        self.interval = interval
+        self.log = log
         self.firing: dict[tuple[str, str], bool] = {}
         self.threads: list[threading.Thread] = []
 
@@ -64,7 +81,7 @@ class TimedTriggers:
                 self.firing[(event.detail.get("sensor", ""), event.name)] = event.kind == "alert"
 
     def start(self) -> None:
-        sensors = self.engine.axon.sensors
+        sensors = self.sensors
         alerts = [(s, t) for s in sensors for t in s.triggers if isinstance(t, Alert)]
         if alerts:
             self._spawn("alerts", self._alert_loop, alerts)
@@ -79,18 +96,17 @@ class TimedTriggers:
         thread.start()
 
     def _alert_loop(self, alerts: list[tuple[Sensor, Alert]]) -> None:
-        engine = self.engine
         parsed = {(s.name, a.name): parse_alert_condition(a.condition) for s, a in alerts}
         since: dict[tuple[str, str], float | None] = {}
         failing: set[tuple[str, str]] = set()
-        while not engine.stop_event.wait(engine.options.alert_interval):
+        while not self.stop.wait(self.interval):
             for sensor, alert in alerts:
                 key = (sensor.name, alert.name)
                 try:
-                    holds = bool(engine.metrics.holds(parsed[key]))
+                    holds = bool(self.holds(parsed[key]))
                 except MyelinError as exc:
                     if key not in failing:  # said once, until it works again
-                        engine.log(f"alert {alert.name}: cannot evaluate: {exc}")
+                        self.log(f"alert {alert.name}: cannot evaluate: {exc}")
                     failing.add(key)
                     continue
                 failing.discard(key)
@@ -98,7 +114,7 @@ class TimedTriggers:
                     since[key] = None
                     if self.firing.get(key):
                         self.firing[key] = False
-                        engine.emit("resolved", alert.name, {"sensor": sensor.name}, [])
+                        self.sink.emit("resolved", alert.name, {"sensor": sensor.name}, [])
                     continue
                 start = since.get(key) or time.monotonic()
                 since[key] = start
@@ -106,15 +122,14 @@ class TimedTriggers:
                 if not self.firing.get(key) and time.monotonic() - start >= needed:
                     self.firing[key] = True
                     detail = {"sensor": sensor.name, "condition": alert.condition}
-                    engine.emit("alert", alert.name, detail, [sensor.name])
+                    self.sink.emit("alert", alert.name, detail, [sensor.name])
 
     def _calendar_loop(self, sensor: Sensor, trigger: Calendar) -> None:
-        engine = self.engine
         detail = {"sensor": sensor.name}
         if trigger.interval:
             period = duration_seconds(trigger.interval)
-            while not engine.stop_event.wait(period):
-                engine.emit("calendar", trigger.name, detail, [sensor.name])
+            while not self.stop.wait(period):
+                self.sink.emit("calendar", trigger.name, detail, [sensor.name])
             return
         from datetime import datetime
         from zoneinfo import ZoneInfo
@@ -125,6 +140,6 @@ class TimedTriggers:
         schedule = croniter(trigger.schedule, datetime.now(zone))
         while True:
             due = schedule.get_next(float)
-            if engine.stop_event.wait(max(0.0, due - time.time())):
+            if self.stop.wait(max(0.0, due - time.time())):
                 return
-            engine.emit("calendar", trigger.name, detail, [sensor.name])
+            self.sink.emit("calendar", trigger.name, detail, [sensor.name])

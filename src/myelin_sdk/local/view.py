@@ -1,16 +1,36 @@
-"""What ``myelin run`` shows: log lines, and on a terminal a live table of sensors, tasks, metrics and
-endpoints (rich) under them. Piped (CI, ``make demo | tee``) or with ``--plain``: the log lines only."""
+"""What ``myelin run`` shows: log lines, and on a terminal a live table (rich) under them, redrawn from the
+engine's snapshot twice a second. Piped (CI, ``make demo | tee``) or with ``--plain``: the log lines only::
+
+    view = View(live=sys.stdout.isatty())
+    engine = Engine(axon, options, log=view.line)
+    with view.showing(engine):
+        engine.wait("deployed")
+
+The table (:func:`render`, also usable on a snapshot dict of ``GET /status``) shows each sensor with its
+running run and run count; serving environments being built (installer, elapsed) or built; the last task
+runs with their sensor run, step and elapsed time; the metrics under the names the task published
+(``recommender_train_rmse``, without the ``_<axon>`` suffix of :func:`myelin_sdk.contract.metric_name`);
+and each endpoint with its served versions: traffic share, requests, errors and p50/p95 latency from the
+router.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .. import contract
+
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from .engine import Engine
+
+#: Task runs shown (the most recent).
+TASK_ROWS = 6
 
 
 class View:
@@ -50,28 +70,103 @@ class _Table:
         self.engine = engine
 
     def __rich__(self) -> Any:
-        from rich.table import Table
-        from rich.text import Text
-
         try:
             snap = self.engine.snapshot()
         except Exception:
             return ""
-        table = Table(title=f"axon {snap['axon']} — run {snap['run']}", expand=False)
+        return render(snap)
 
-        def row(*cells: str) -> None:
-            table.add_row(*(Text(cell) for cell in cells))  # names and URLs are not rich markup
 
-        table.add_column("what")
-        table.add_column("name")
-        table.add_column("state")
-        for s in snap["sensors"]:
-            row("sensor", s["name"], f"{s['state']} ({s['runs']} runs, last {s['last'] or '-'})")
-        for t in snap["tasks"][-5:]:
-            row("task", t["task"], t["status"])
-        for name, value in sorted(snap["metrics"].items()):
-            row("metric", name, f"{value:.4g}")
-        for name, url in snap["endpoints"].items():
-            served = ", ".join(f"{v['label']} {v['traffic']}%" for v in snap["deployments"].get(name, []))
-            row("endpoint", name, f"{url}/predict  [{served}]")
-        return table
+def user_metric(key: str, axon: str) -> str:
+    """A published series' name as the task wrote it: without the ``_<axon>`` suffix (labels kept).
+
+    >>> user_metric('recommender_train_rmse_ml__rec{task="train"}', "ml-rec")
+    'recommender_train_rmse{task="train"}'
+    """
+    name, brace, labels = key.partition("{")
+    suffix = contract.metric_name("", axon)
+    if name.endswith(suffix) and len(name) > len(suffix):
+        name = name[: -len(suffix)]
+    return f"{name}{brace}{labels}"
+
+
+def seconds(value: float | None) -> str:
+    """``12.3 s``, ``4m05s``, ``1h02m``.
+
+    >>> seconds(12.34), seconds(245), seconds(3725), seconds(None)
+    ('12.3 s', '4m05s', '1h02m', '-')
+    """
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.1f} s"
+    whole = int(value)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _build_line(build: Mapping[str, Any]) -> str:
+    state, installer = build.get("state"), build.get("installer", "?")
+    elapsed = seconds(build.get("seconds"))
+    if state == "building":
+        return f"building with {installer} … {elapsed} (log {build.get('log')})"
+    if state == "waiting":
+        return f"waiting for another build … {elapsed}"
+    if state == "built":
+        return f"built with {installer} in {elapsed}"
+    if state == "failed":
+        return f"build with {installer} failed after {elapsed} (log {build.get('log')})"
+    return str(state)
+
+
+def _version_line(served: Mapping[str, Any], counts: Mapping[str, Any]) -> str:
+    """``50% · 120 req, 0 err · p50 3.1 ms, p95 7.9 ms`` of one served version."""
+    parts = [f"{served.get('traffic', counts.get('weight', 0)):g}%"]
+    if counts:
+        parts.append(f"{counts.get('requests', 0)} req, {counts.get('errors', 0)} err")
+        if counts.get("feedback"):
+            parts.append(f"{counts['feedback']} feedback")
+        parts.append(f"p50 {_ms(counts.get('p50Ms'))}, p95 {_ms(counts.get('p95Ms'))}")
+    return " · ".join(parts)
+
+
+def render(snap: Mapping[str, Any]) -> Table:
+    """The live table of a snapshot (:meth:`.Engine.snapshot`)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"axon {snap['axon']} — run {snap['run']}", expand=False)
+    table.add_column("what")
+    table.add_column("name")
+    table.add_column("state")
+
+    def row(*cells: str, style: str = "") -> None:
+        table.add_row(*(Text(cell) for cell in cells), style=style or None)  # names, URLs: not markup
+
+    for s in snap.get("sensors", []):
+        now = f"running run {s['run']}" if s.get("state") == "running" and s.get("run") else s["state"]
+        row("sensor", s["name"], f"{now} ({s['runs']} runs, last {s.get('last') or '-'})")
+    for build in snap.get("builds", []):
+        style = "yellow" if build.get("state") in ("building", "waiting") else ""
+        row("env", build.get("what", "serving env"), _build_line(build), style=style)
+    for t in snap.get("tasks", [])[-TASK_ROWS:]:
+        where = f"run {t['run']} step {t['step']}" if t.get("run") is not None else ""
+        state = " · ".join(p for p in (t["status"], seconds(t.get("seconds")), where) if p)
+        row("task", t["task"], state, style="red" if t["status"] == "failed" else "")
+    axon = str(snap.get("axon", ""))
+    for name, value in sorted((user_metric(k, axon), v) for k, v in snap.get("metrics", {}).items()):
+        row("metric", name, f"{value:.4g}")
+    traffic = snap.get("traffic", {})
+    for name, url in snap.get("endpoints", {}).items():
+        served = snap.get("deployments", {}).get(name, [])
+        split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
+        row("endpoint", name, f"{url}/predict  [{split}]")
+        for version in served:
+            counts = traffic.get(name, {}).get(version["label"]) or {}
+            row("  version", version["label"], _version_line(version, counts))
+    return table

@@ -10,16 +10,20 @@ Layout of ``<workdir>/.myelin/runs/<run id>/``::
 A task's code lives in its image build's context: the artifact's folder plus ``buildLocation`` relative to
 the artifact's ``path`` (``/src`` + ``/src/recommender_demo`` -> ``artifacts/rec-source/recommender_demo``).
 Its command is the task's ``command`` + ``args`` or, without one, the Dockerfile's ``ENTRYPOINT`` + ``CMD``,
-run in that folder with the runner's Python for ``python``/``python3``. Nothing is built: tasks run in the
-local Python environment (see docs/local.md).
+run in the folder the Dockerfile's ``WORKDIR`` holds (:mod:`.dockerfile`) with the runner's Python for
+``python``/``python3`` (``bin/`` of the run has shims for shell commands). Nothing is built: tasks run in the
+local Python environment (see docs/local.md). Model servers get a clean environment (:func:`serving_env`);
+both get the compatible ``myelin`` client on ``PYTHONPATH`` (:func:`compat_path`)::
+
+    command = task_command(task, context, "spec.tasks[0].container")   # [sys.executable, "-m", "pkg.train"]
+    cwd = task_workdir(task, context, "spec.tasks[0].container")       # <context>/src for COPY src/ /app/
+    env = base_env(run_dir.python_shims())
 """
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
-import re
 import secrets
 import shlex
 import shutil
@@ -33,6 +37,8 @@ from pathlib import Path
 from .. import contract
 from ..errors import Diagnostic, MyelinError
 from ..spec import Artifact, Axon, Task
+from .dockerfile import Dockerfile
+from .dockerfile import parse as parse_dockerfile
 
 RUNS_DIR = Path(".myelin") / "runs"
 #: Python interpreters named in a Dockerfile or command that run with the runner's own Python.
@@ -70,6 +76,19 @@ class RunDir:
         for folder in (self.store, self.artifacts, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         return self
+
+    def python_shims(self) -> Path:
+        """``bin/`` of the run with ``python`` and ``python3`` scripts that run the runner's Python: first on
+        a task's ``PATH``, so a shell-form command or a script that calls ``python`` gets the runner's."""
+        folder = self.root / "bin"
+        folder.mkdir(parents=True, exist_ok=True)
+        script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n'
+        for name in ("python", "python3"):
+            shim = folder / name
+            if not shim.is_file() or shim.read_text(encoding="utf-8") != script:
+                shim.write_text(script, encoding="utf-8")
+                shim.chmod(0o755)
+        return folder
 
     def task_paths(self, task: str) -> dict[str, str]:
         """``DATA_PATH`` and ``MODEL_PATH`` of ``task`` in this run's store."""
@@ -196,81 +215,139 @@ def build_context(axon: Axon, task: Task, artifacts: Mapping[str, Path], where: 
     return folder
 
 
-_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE)
-
-
-def _exec_form(text: str) -> list[str]:
-    text = text.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
-    return ["/bin/sh", "-c", text]
-
-
 def dockerfile_command(dockerfile: Path) -> list[str] | None:
-    """``ENTRYPOINT`` + ``CMD`` of a Dockerfile (the last of each, continuation lines joined), or None."""
-    text = dockerfile.read_text(encoding="utf-8").replace("\\\n", " ")
-    entrypoint: list[str] = []
-    cmd: list[str] = []
-    for line in text.splitlines():
-        match = _INSTRUCTION.match(line)
-        if match:
-            if match.group(1).upper() == "ENTRYPOINT":
-                entrypoint = _exec_form(match.group(2))
-            else:
-                cmd = _exec_form(match.group(2))
-    command = entrypoint + cmd
-    return command or None
+    """``ENTRYPOINT`` + ``CMD`` of a Dockerfile (see :mod:`.dockerfile`), or None."""
+    return parse_dockerfile(dockerfile, dockerfile.parent).command
+
+
+def _dockerfile(task: Task, context: Path | None, where: str, *, required: bool = True) -> Dockerfile | None:
+    """The parsed Dockerfile of a task's image build, or None without one (or, not ``required``, when the
+    file is missing)."""
+    build = task.body.image_build
+    if build is None or build.dockerfile is None or context is None:
+        return None
+    path = context / build.dockerfile.path
+    if not path.is_file():
+        if not required:
+            return None
+        raise MyelinError([Diagnostic(f"{where}.imageBuild.dockerfile.path", f"no such file: {path}")])
+    return parse_dockerfile(path, context)
+
+
+def _image_only(task: Task, where: str) -> MyelinError:
+    return MyelinError(
+        [
+            Diagnostic(
+                where,
+                f"task {task.name!r} only names the image {task.body.image!r}, which a local run cannot use "
+                "(it builds and pulls no images): give the task a local command — `command: [python, "
+                "train.py]` in the task runs in the axon file's folder — or build it from an artifact with "
+                "`imageBuild` (a local copy of the artifact: --artifact NAME=PATH)",
+            )
+        ]
+    )
 
 
 def task_command(task: Task, context: Path | None, where: str) -> list[str]:
-    """The command a task runs locally; a clear error when there is none to find."""
+    """The command a task runs locally; a clear error when there is none to find.
+
+    ``python``/``python3`` (also as an absolute path, ``/usr/local/bin/python``) become the runner's Python;
+    paths into the image (``/app/train.py``, or ``bert/train.py`` under its ``WORKDIR``) become the local
+    files the Dockerfile copied there.
+    """
     body = task.body
+    parsed = _dockerfile(task, context, where, required=not body.command)
     command: list[str] | None = None
     if body.command:
         command = list(body.command) + list(body.args or [])
-    elif body.image_build is not None and body.image_build.dockerfile is not None and context is not None:
-        dockerfile = context / body.image_build.dockerfile.path
-        if not dockerfile.is_file():
+    elif parsed is not None:
+        if parsed.command is None:
+            assert body.image_build is not None and body.image_build.dockerfile is not None and context
+            path = context / body.image_build.dockerfile.path
             raise MyelinError(
-                [Diagnostic(f"{where}.imageBuild.dockerfile.path", f"no such file: {dockerfile}")]
+                [Diagnostic(f"{where}.imageBuild.dockerfile", f"{path} has no CMD or ENTRYPOINT to run")]
             )
-        found = dockerfile_command(dockerfile)
-        if found is None:
-            raise MyelinError(
-                [
-                    Diagnostic(
-                        f"{where}.imageBuild.dockerfile", f"{dockerfile} has no CMD or ENTRYPOINT to run"
-                    )
-                ]
-            )
-        command = found + list(body.args or [])
+        command = parsed.command + list(body.args or [])
     if not command:
+        if body.image is not None and body.image_build is None:
+            raise _image_only(task, where)
         raise MyelinError(
             [
                 Diagnostic(
                     where,
                     f"task {task.name!r} has no command to run locally: give it a `command`, or an "
-                    "imageBuild "
-                    "with a Dockerfile that has a CMD",
+                    "imageBuild with a Dockerfile that has a CMD",
                 )
             ]
         )
-    if command[0] in PYTHONS:
+    if parsed is not None:
+        assert context is not None
+        command = parsed.localise(command, parsed.workdir or context)
+    if posixpath.basename(command[0]) in PYTHONS:
         command = [sys.executable, *command[1:]]
     return command
+
+
+def task_workdir(task: Task, context: Path | None, where: str) -> Path | None:
+    """Where a task's command runs: the local folder its Dockerfile's final ``WORKDIR`` holds (``COPY src/
+    /app/`` + ``WORKDIR /app`` -> ``<context>/src``), else its build context (None without one). A task
+    with its own ``command`` needs no Dockerfile."""
+    parsed = _dockerfile(task, context, where, required=not task.body.command)
+    if parsed is not None and parsed.workdir is not None:
+        return parsed.workdir
+    return context
 
 
 def describe(command: list[str]) -> str:
     return shlex.join(command)
 
 
-def base_env() -> dict[str, str]:
-    """The runner's environment for a task, with unbuffered Python output so its log is written as it goes."""
+def compat_path() -> Path:
+    """The folder that holds the original client's import paths (``myelin.metric``, ``myelin.admin``): put
+    on ``PYTHONPATH`` of everything a local run starts, never on the SDK's own."""
+    return Path(__file__).resolve().parent.parent / "compat"
+
+
+def with_pythonpath(first: Path, existing: str | None) -> str:
+    """``PYTHONPATH`` with ``first`` in front of ``existing`` (empty entries dropped)."""
+    return os.pathsep.join([str(first), *(p for p in (existing or "").split(os.pathsep) if p)])
+
+
+def base_env(shims: Path | None = None) -> dict[str, str]:
+    """The runner's environment for a task, with unbuffered Python output so its log is written as it goes,
+    and ``shims`` (:meth:`RunDir.python_shims`) first on ``PATH`` so a shell's ``python`` is the runner's."""
     env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    if shims is not None:
+        env["PATH"] = os.pathsep.join([str(shims), *(p for p in env.get("PATH", "").split(os.pathsep) if p)])
+    return env
+
+
+#: Variables of the runner's environment a model server keeps (the rest is the runner's own business).
+SERVING_KEEP = (
+    *("HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "SHELL"),
+    *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"),
+    *("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+)
+
+
+def _runner_bins() -> set[str]:
+    """The ``bin`` folders of the runner's own virtual environment (none when it runs without one)."""
+    bins = set()
+    if sys.prefix != sys.base_prefix:
+        bins.add(os.path.join(sys.prefix, "bin"))
+    if os.environ.get("VIRTUAL_ENV"):
+        bins.add(os.path.join(os.environ["VIRTUAL_ENV"], "bin"))
+    return {os.path.realpath(b) for b in bins}
+
+
+def serving_env() -> dict[str, str]:
+    """A clean environment for a model server: the locale, home and user of the runner, its ``PATH``
+    without the runner's virtual environment, and no ``PYTHONPATH``/``PYTHONHOME``/``VIRTUAL_ENV``; the
+    model server's own environment (its venv first on ``PATH``) and the runtime contract go on top."""
+    env = {k: v for k, v in os.environ.items() if k in SERVING_KEEP or k.startswith("LC_")}
+    runner = _runner_bins()
+    path = [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join(p for p in path if os.path.realpath(p) not in runner)
     env["PYTHONUNBUFFERED"] = "1"
     return env

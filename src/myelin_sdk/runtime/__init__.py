@@ -12,8 +12,9 @@ Task and model code uses the rest (DESIGN §4)::
     from myelin_sdk.runtime import best_version, data_path, new_version, publish_metric
 
     ratings = data_path() / "ratings.csv"              # DATA_PATH; model_path() is MODEL_PATH
-    with new_version(metrics={"rmse": 0.91}) as version:
-        model.save(version / "weights.h5")             # committed atomically to MODEL_PATH/<version>/
+    model.save(model_path() / "weights.h5")            # MODEL_PATH: this execution's version folder
+    with new_version(metrics={"rmse": 0.91}) as version:  # or, optionally, the registry API:
+        model.save(version / "weights.h5")             # committed atomically to MYELIN_MODEL_ROOT/<version>/
     publish_metric("recommender_train_rmse", 0.91)     # recommender_train_rmse_<axon> under job TASK_ID
     best = best_version("rmse")                        # in a model server: the lowest rmse
 
@@ -36,7 +37,7 @@ from .metrics import (
     publish_metrics,
     publish_result,
 )
-from .paths import NotConfigured, TaskInfo, data_path, model_path, task
+from .paths import NotConfigured, TaskInfo, data_path, model_path, model_root, task
 from .registry import (
     PendingVersion,
     Version,
@@ -66,10 +67,12 @@ __all__ = [
     "latest_version",
     "metric_name",
     "model_path",
+    "model_root",
     "new_version",
     "publish_metric",
     "publish_metrics",
     "publish_result",
+    "register_script",
     "save_version",
     "task",
     "versions",
@@ -105,3 +108,8 @@ def gate_script(argv: list[str]) -> str:
 def deploy_script(argv: list[str]) -> str:
     """The deploy step's script (:mod:`myelin_sdk.runtime.deploy`) running ``main(argv)``."""
     return inline_script("deploy", argv)
+
+
+def register_script(argv: list[str]) -> str:
+    """The register step's script (:mod:`myelin_sdk.runtime.register`) running ``main(argv)``."""
+    return inline_script("register", argv)

@@ -4,8 +4,9 @@ The compiler renders a deployer's SeldonDeployment once per number of served ver
 *sentinel* version names in it, and inlines this module's source as the deploy step's script with that
 configuration. At run time the script:
 
-1. picks, for every backend model, a version under its trainer's model folder (``<store>/models/<trainer>``,
-   written by :mod:`myelin_sdk.runtime.registry`: one folder per version with a ``metrics.json``): the best
+1. picks, for every backend model, a version under its trainer's registry root (``<store>/models/<trainer>``:
+   one folder per version with a ``metrics.json``, registered after each successful train execution by
+   :mod:`myelin_sdk.runtime.register`, or written with :mod:`myelin_sdk.runtime.registry`): the best
    by the trainer's ``lossMetric`` (lowest, or highest with ``lossMetricSelector: greater``; versions without
    the metric are skipped; ties go to the newest), or the newest when there is no loss metric;
 2. puts that graph version in front of the ones served before (kept in a state file on the shared volume;
@@ -77,7 +78,10 @@ def select_version(models_dir: Path, metric: str | None, greater: bool) -> str:
         if candidates:
             raise DeployError(f"no model version in {models_dir} has the metric {metric!r}")
     if not candidates:
-        raise DeployError(f"no model version in {models_dir}: the trainer has not saved one (new_version)")
+        raise DeployError(
+            f"no model version in {models_dir}: the trainer produced none yet (it has not succeeded, or its "
+            "MODEL_PATH folder stayed empty)"
+        )
     return candidates[-1][1]
 
 

@@ -26,7 +26,10 @@ Code written for the original ``myelin`` package keeps working with a changed im
     from myelin_sdk.runtime import MetricClient, publish_result
 
     MetricClient().post_update("recommender_deploy_accuracy", reward)   # was: myelin.metric.MetricClient()
+    MetricClient().post_increment("requests")                           # a counter: requests_<axon>_total
     publish_result(rmse, "rmse")                                        # was: myelin.metric.publish_result
+
+(the original imports themselves work too in everything ``myelin run`` starts: :mod:`myelin_sdk.compat`).
 
 ``prometheus_client`` is imported on the first push only: importing this module costs nothing.
 """
@@ -36,10 +39,16 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import contract
 from .paths import NotConfigured, task
+
+if TYPE_CHECKING:  # imported on the first push only
+    from prometheus_client import CollectorRegistry
 
 metric_name = contract.metric_name
 
@@ -48,6 +57,7 @@ __all__ = [
     "MetricClient",
     "MetricsNotConfigured",
     "MetricsPushError",
+    "Pushed",
     "gateway_url",
     "metric_name",
     "publish_metric",
@@ -114,10 +124,7 @@ def _push(
     timeout: float,
 ) -> None:
     """Push the gauges ``values`` (published names) to the group (``job``, ``labels``) with ``POST``."""
-    grouping_key = _check_labels(labels)
-    served = os.environ.get(contract.MODEL_VERSION)
-    if served and "model_version" not in grouping_key:
-        grouping_key = {**grouping_key, "model_version": served}
+    _check_labels(labels)
     for name, value in values.items():
         if not _METRIC_NAME_RE.fullmatch(name):
             raise ValueError(
@@ -129,16 +136,35 @@ def _push(
     if not values:
         return
 
-    from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+    from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
     for name, value in values.items():
         Gauge(name, f"{name}, published by task {job}", registry=registry).set(float(value))
+    _push_registry(registry, list(values), job=job, url=url, labels=labels, timeout=timeout)
+
+
+def _push_registry(
+    registry: CollectorRegistry,
+    names: list[str],
+    *,
+    job: str,
+    url: str,
+    labels: Mapping[str, str] | None,
+    timeout: float,
+) -> None:
+    """``POST`` the families of ``registry`` to the group (``job``, ``labels`` + the served version)."""
+    from prometheus_client import pushadd_to_gateway
+
+    grouping_key = _check_labels(labels)
+    served = os.environ.get(contract.MODEL_VERSION)
+    if served and "model_version" not in grouping_key:
+        grouping_key = {**grouping_key, "model_version": served}
     try:
         pushadd_to_gateway(url, job=job, registry=registry, grouping_key=grouping_key, timeout=timeout)
     except OSError as exc:  # URLError and HTTPError are OSErrors
         raise MetricsPushError(
-            f"could not push {', '.join(values)} to the Pushgateway at {url} (job {job!r}): {exc}"
+            f"could not push {', '.join(names)} to the Pushgateway at {url} (job {job!r}): {exc}"
         ) from exc
 
 
@@ -216,6 +242,16 @@ def publish_result(
     publish_metrics(values)
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """What :meth:`MetricClient.post_update` answers once the Pushgateway took the push: like the response
+    the original 0.0.x client returned (``print(res.status_code)`` in model code keeps working)."""
+
+    status_code: int = 200
+    ok: bool = True
+    text: str = ""
+
+
 class MetricClient:
     """The original ``myelin.metric.MetricClient``, compatible: ``MetricClient().post_update(name, value)``.
 
@@ -240,6 +276,8 @@ class MetricClient:
         self.task_id = task_id or info.id
         self.pushgateway_url = pushgateway_url or info.pushgateway_url
         self.timeout = timeout
+        self.process_id = str(uuid.uuid4())
+        self._counts: dict[str, float] = {}
 
     @property
     def url(self) -> str:
@@ -260,7 +298,7 @@ class MetricClient:
         value: float,
         job_name: str | None = None,
         grouping_key: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> Pushed:
         """Publish gauge ``metric`` = ``value`` under ``job_name`` (default ``TASK_ID``), ``grouping_key``."""
         job = job_name or self.task_id
         if job is None:
@@ -272,3 +310,29 @@ class MetricClient:
             labels=grouping_key,
             timeout=self.timeout,
         )
+        return Pushed()
+
+    def post_increment(self, metric: str, amount: float = 1) -> Pushed:
+        """Add ``amount`` to the counter ``metric`` and push its total (the original's ``post_increment``).
+
+        As in the original, the counter lives in this client (keep the client to keep counting) and is
+        published as ``<published name>_total`` with the label ``uuid`` set to this client's own id, so that
+        several processes counting the same metric do not overwrite each other's totals.
+        """
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            raise ValueError(f"post_increment({metric!r}, {amount!r}): the amount must be a number >= 0")
+        job = self.task_id
+        if job is None:
+            raise _missing(contract.TASK_ID, "the Pushgateway job (the task id)", "task_id")
+        name = self.get_metric(metric)
+        if not _METRIC_NAME_RE.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        self._counts[name] = self._counts.get(name, 0.0) + float(amount)
+
+        from prometheus_client import CollectorRegistry, Counter
+
+        registry = CollectorRegistry()
+        counter = Counter(name, f"{name}, counted by task {job}", ["uuid"], registry=registry)
+        counter.labels(uuid=self.process_id).inc(self._counts[name])
+        _push_registry(registry, [name], job=job, url=self.url, labels=None, timeout=self.timeout)
+        return Pushed()

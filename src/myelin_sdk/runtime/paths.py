@@ -3,8 +3,11 @@
 The Myelin compiler and the local runner set these variables in every task and model container
 (:mod:`myelin_sdk.contract` names them)::
 
-    DATA_PATH=/axon-store/data                                 data_path()   shared by all tasks of the axon
-    MODEL_PATH=/axon-store/models/train-myelin-recommender     model_path()  one folder per model version
+    DATA_PATH=/axon-store/data/                                data_path()   shared by all tasks of the axon
+    MODEL_PATH=/axon-store/models/train-myelin-recommender/20261127T012345.123456Z-3fa9c1/
+                                                               model_path()  this execution's version folder
+    MYELIN_MODEL_ROOT=/axon-store/models/train-myelin-recommender/
+                                                               model_root()  the task's model registry
     AXON_NAME=ml-rec  TASK_NAME=TrainMyelinRecommender  TASK_ID=ml-rec-train-myelin-recommender
     NAMESPACE=ml  PUSHGATEWAY_URL=http://prometheus-pushgateway.monitoring.svc:9091
 
@@ -13,6 +16,7 @@ Use::
     from myelin_sdk.runtime import data_path, model_path, task
 
     ratings = data_path() / "ratings.csv"
+    pickle.dump(model, open(model_path() / "lr.pkl", "wb"))   # becomes a model version when the task succeeds
     task().id            # 'ml-rec-train-myelin-recommender': the Pushgateway job of its metrics
 
 A variable set to the empty string counts as unset.  :func:`data_path` and :func:`model_path` raise
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from .. import contract
 
-__all__ = ["NotConfigured", "TaskInfo", "data_path", "env", "model_path", "task"]
+__all__ = ["NotConfigured", "TaskInfo", "data_path", "env", "model_path", "model_root", "task"]
 
 
 class NotConfigured(RuntimeError):
@@ -66,9 +70,17 @@ def data_path() -> Path:
 def model_path() -> Path:
     """This task's model folder, from ``MODEL_PATH`` (raises :class:`NotConfigured` when unset).
 
-    A train task writes one sub-folder per model version there: see :mod:`myelin_sdk.runtime.registry`.
+    In a train task it is this execution's own version folder: what the task writes there becomes a model
+    version when it succeeds. In a model server it is the served version's folder.
     """
     return _required_path(contract.MODEL_PATH, "the task's model folder", "model_path")
+
+
+def model_root() -> Path:
+    """The task's model registry (:mod:`myelin_sdk.runtime.registry`): ``MYELIN_MODEL_ROOT`` when set, else
+    ``MODEL_PATH`` (raises :class:`NotConfigured` naming ``MODEL_PATH`` when neither is set)."""
+    root = env(contract.MODEL_ROOT)
+    return Path(root) if root is not None else model_path()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A model registry on the shared volume: one folder per model version, committed atomically.
 
-A train task writes each model version into its own folder under ``MODEL_PATH``, together with the
-version's metrics, so that a deployer can serve the newest or the best one (``lossMetric``,
-``lossMetricSelector``)::
+This API is optional: a train task that just writes its files into ``MODEL_PATH`` (its execution's own
+version folder) produces a model version too, registered when it succeeds (:mod:`.register`). With the API a
+task writes versions itself, with their metrics, into the task's registry root, so that a deployer can serve
+the newest or the best one (``lossMetric``, ``lossMetricSelector``)::
 
     from myelin_sdk.runtime import best_version, new_version
 
@@ -18,7 +19,8 @@ or, with a function that writes the files::
 
     save_version({"rmse": 0.91}, lambda folder: model.save(folder / "weights.h5"))
 
-Layout of the model folder (``root``, by default :func:`myelin_sdk.runtime.model_path`)::
+Layout of the registry root (``root``, by default :func:`myelin_sdk.runtime.paths.model_root`:
+``MYELIN_MODEL_ROOT`` when set, else ``MODEL_PATH``)::
 
     20261127T012345.123456Z-3fa9c1/       a committed version: the model's files and
         metrics.json                      {"version": ..., "created": ISO-8601 UTC, "metrics": {...}}
@@ -46,7 +48,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 import time
 import warnings
@@ -56,7 +57,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .paths import model_path
+from .paths import model_root
+from .register import version_name
 
 __all__ = [
     "METRICS_FILE",
@@ -126,7 +128,7 @@ def _now() -> datetime:
 
 
 def _default_name(created: datetime) -> str:
-    return f"{created.strftime('%Y%m%dT%H%M%S.%f')}Z-{secrets.token_hex(3)}"
+    return version_name(created)
 
 
 def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -185,12 +187,12 @@ def new_version(
 ) -> Iterator[PendingVersion]:
     """Write a new model version in the ``with`` block; commit it atomically when the block ends.
 
-    ``root`` defaults to :func:`~myelin_sdk.runtime.model_path` (created if missing); ``version`` to a
+    ``root`` defaults to :func:`~myelin_sdk.runtime.paths.model_root` (created if missing); ``version`` to a
     time-ordered name (see the module).  An exception in the block removes everything written and
     propagates; so does an invalid metric at commit time.  Raises :class:`FileExistsError` when
     ``version`` exists already.
     """
-    base = Path(root) if root is not None else model_path()
+    base = Path(root) if root is not None else model_root()
     created = _now()
     name = version if version is not None else _default_name(created)
     if not _VERSION_RE.fullmatch(name):
@@ -252,12 +254,12 @@ def _load(folder: Path) -> Version | None:
 
 
 def versions(root: Path | str | None = None) -> list[Version]:
-    """The committed versions under ``root`` (default: ``model_path()``), newest first.
+    """The committed versions under ``root`` (default: ``model_root()``), newest first.
 
     Ignored: folders whose name starts with ``.`` (versions being written or abandoned), folders without
     ``metrics.json`` and plain files.  A missing ``root`` has no versions.  Order: ``created``, then name.
     """
-    base = Path(root) if root is not None else model_path()
+    base = Path(root) if root is not None else model_root()
     try:
         entries = list(os.scandir(base))
     except FileNotFoundError:
@@ -325,7 +327,7 @@ def cleanup_incomplete(
     A ``.tmp-*`` folder is removed when nothing in it was modified for ``older_than`` (a
     :class:`~datetime.timedelta` or seconds), so that a writer still at work is left alone.
     """
-    base = Path(root) if root is not None else model_path()
+    base = Path(root) if root is not None else model_root()
     age = older_than.total_seconds() if isinstance(older_than, timedelta) else float(older_than)
     try:
         entries = list(os.scandir(base))

@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+from seldon_core.flask_utils import SeldonMicroserviceException
+
 from myelin_sdk.runtime import publish_metric
 
 
@@ -14,6 +16,8 @@ class ToyModel:
         self.rewards = []
 
     def predict(self, X, features_names=None):
+        if (X < 0).any():  # a 400 with the model's own message, which the router and the handle pass on
+            raise SeldonMicroserviceException(f"negative input {X.min()}: the toy counts", status_code=400)
         return X * self.factor
 
     def send_feedback(self, features, feature_names, reward, truth, routing=None):
