@@ -67,6 +67,25 @@ def load_axon_file_document(path: str | Path) -> tuple[Axon, Document]:
     return load_axon_document(text, source=str(path))
 
 
+#: Metadata the API server and kubectl add (``kubectl get axon -o yaml``): read past, not part of the model.
+_SERVER_METADATA = frozenset(
+    {
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+    }
+)
+
+
 def from_document(doc: Document, source: str) -> Axon:
     """Validate one ``kind: Axon`` document into the model."""
     data = doc.data
@@ -79,7 +98,7 @@ def from_document(doc: Document, source: str) -> Axon:
         problems.append(Diagnostic("metadata", "expected a mapping with at least a name"))
         metadata = {}
     for key in metadata:
-        if key not in _METADATA_FIELDS:
+        if key not in _METADATA_FIELDS and key not in _SERVER_METADATA:
             problems.append(
                 Diagnostic(f"metadata.{key}", "not supported: an Axon's metadata has name and namespace")
             )

@@ -37,6 +37,11 @@ MODEL_PATH = "MODEL_PATH"
 #: The task's model registry root ``<store>/models/<task>/`` (not in the original contract: the SDK's own).
 MODEL_ROOT = "MYELIN_MODEL_ROOT"
 PUSHGATEWAY_URL = "PUSHGATEWAY_URL"
+#: Read by the original ``myelin`` client at import: its installation's and its Pushgateway's namespace (both
+#: the task's namespace), and a train task's ``lossMetric`` (``myelin.metric.get_loss_metric()``).
+MYELIN_NAMESPACE = "MYELIN_NAMESPACE"
+PUSHGATEWAY_NAMESPACE = "PUSHGATEWAY_NAMESPACE"
+LOSS_METRIC = "LOSS_METRIC"
 #: In a model server: the served version's predictor name. Metrics it publishes carry it as the grouping
 #: key ``model_version``, so the canary's and the stable version's values do not overwrite each other.
 MODEL_VERSION = "MODEL_VERSION"

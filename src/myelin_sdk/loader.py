@@ -22,7 +22,16 @@ from .yamlio import Document
 
 
 def load_path(path: str | Path, axon_name: str | None = None) -> Axon:
-    """An Axon from a ``.py`` file or an Axon YAML file; user mistakes raise :class:`MyelinError`."""
+    """An Axon from a ``.py`` file or an Axon YAML file; user mistakes raise :class:`MyelinError`.
+
+    ``myelin_sdk.load`` is this function::
+
+        axon = myelin_sdk.load("examples/recommender_demo/recommender-demo.yaml")
+        axon = myelin_sdk.load("pipeline.py", axon_name="ml-rec")   # a file that declares several
+
+    A Python file is run as a script (its ``if __name__ == "__main__"`` block is not) and the Axon it
+    declares is taken; ``axon_name`` picks one when it declares several.
+    """
     return load_path_located(path, axon_name)[0]
 
 

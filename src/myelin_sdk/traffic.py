@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from .spec import Deployer
+from .spec import Axon, Deployer
 
 #: No rolloutSpec: the newest version serves everything; legacy ``deploymentType: canary``: 50/50.
 DEFAULT_DESTINATIONS = [(0, 100)]
@@ -46,6 +46,25 @@ def destinations(deployer: Deployer, legacy_canary: bool = False) -> list[tuple[
     if not deployer.rollout_spec:
         return list(LEGACY_CANARY_DESTINATIONS if legacy_canary else DEFAULT_DESTINATIONS)
     return [(d.destination_index, d.weight) for d in deployer.rollout_spec[0].destinations]
+
+
+def legacy_canary(axon: Axon, deployer: Deployer) -> bool:
+    """``deploymentType: canary`` on the deployer or on one of its deploy tasks (the 2019-03 form)."""
+    if (deployer.deployment_type or "").lower() == "canary":
+        return True
+    tasks = {t.name: t for t in axon.tasks}
+    for model in deployer.models:
+        for backend in model.backend_models:
+            task = tasks.get(backend.deployer)
+            body = task.deploy if task is not None else None
+            if body is not None and (body.deployment_type or "").lower() == "canary":
+                return True
+    return False
+
+
+def deployer_destinations(axon: Axon, deployer: Deployer) -> list[tuple[int, int]]:
+    """:func:`destinations` of ``deployer``, the legacy canary form read from ``axon``."""
+    return destinations(deployer, legacy_canary(axon, deployer))
 
 
 def version_shares(dests: Sequence[tuple[int, int]], count: int) -> list[tuple[int, int]]:

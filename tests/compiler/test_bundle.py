@@ -188,3 +188,88 @@ def test_a_foreign_non_empty_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MyelinError, match="not empty"):
         make_bundle("a").write(target)
     assert [p.name for p in target.iterdir()] == ["notes.md"]
+
+
+# --- how a bundle shows itself (notebook table, text table, one manifest's YAML) --------------------------
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples/recommender_demo/pipeline.py"
+
+
+@pytest.fixture(scope="module")
+def demo() -> Bundle:
+    from myelin_sdk.loader import load_path
+
+    return load_path(DEMO).compile()
+
+
+def test_the_demo_bundle_shows_every_manifest_with_what_it_does(demo: Bundle) -> None:
+    text, page = repr(demo), demo._repr_html_()
+    assert text.startswith("bundle of axon ml-rec: 18 manifests (+1 for review, not applied)")
+    for manifest in [*demo.manifests, *demo.reviews]:
+        kind, name = manifest["kind"], manifest["metadata"]["name"]
+        assert any(line.startswith(kind) and f" {name} " in line for line in text.splitlines()), (kind, name)
+        assert f"<code>{kind}" in page and f"<code>{name}</code>" in page, (kind, name)
+    lines = {name: line for line in text.splitlines()[2:] for name in line.split()[1:3]}  # by name
+    assert (
+        "runs task TrainMyelinRecommender (build image, run, register; sends its Lifecycle event)"
+        in (lines["ml-rec-train-myelin-recommender"])
+    )
+    assert lines["ml-rec-deployment-decision-maker"].endswith(
+        "on TrainMyelinRecommender Succeeded → runs DeploymentDecisionMaker"
+    )
+    assert lines["ml-rec-post-deployment-decision-maker"].endswith(
+        "on alert recommender_deploy_accuracy_ml__rec < 0.90 → runs PostDeploymentDecisionMaker"
+    )
+    assert lines["ml-rec-sensor-deployment-decision-maker"].endswith(
+        "Metric gate (recommender_train_rmse_ml__rec < 0.95) → deploy recommenderdeployer"
+    )
+    assert lines["ml-rec-train-on-start-start"].endswith("runs sensor TrainOnStart once, when applied")
+    assert "first 100% (backend-recommender)" in lines["ml-rec-recommenderdeployer"]
+    assert "no namespace" in text  # the compiler's warnings are shown too
+    assert "recommender_deploy_accuracy_ml__rec &lt; 0.90" in page  # cells are escaped
+    assert "<0.90" not in page and "< 0.90" not in page
+
+
+def test_rest_and_calendar_triggers_are_named_from_their_event_sources() -> None:
+    from myelin_sdk import Axon, Calendar, ContainerTask, Rest, Sensor
+
+    with Axon("ml-rec") as axon:
+        prep = ContainerTask("DataPrep", image="busybox", command=["true"])
+        Sensor("Nightly", triggers=[Calendar(name="At3", schedule="0 3 * * *")], tasks=[prep])
+        Sensor("Hourly", triggers=[Calendar(name="Each", interval="1h"), Rest()], tasks=[prep])
+    text = repr(axon.compile())
+    assert "on calendar 0 3 * * * → runs Nightly" in text
+    assert "on calendar every 1h or POST /rest-hourly → runs Hourly" in text
+
+
+def test_show_gives_a_manifests_yaml_coloured_for_notebooks_and_plain_in_yaml(demo: Bundle) -> None:
+    (sensor,) = demo.find("Sensor", "ml-rec-deployment-decision-maker")
+    for key in (
+        "Sensor/ml-rec-deployment-decision-maker",  # full name
+        "sensor/deployment-decision-maker",  # without the axon prefix; kind in any case
+        "Sensor/DeploymentDecisionMaker",  # the Myelin name
+        "Sensor/ml-rec-dep",  # a prefix that only one Sensor has
+    ):
+        view = demo.show(key)
+        assert view.manifest is sensor, key
+    assert yaml.safe_load(view.yaml) == sensor
+    assert str(view) == view.yaml.rstrip("\n")  # not a terminal here: no colour codes
+    page = view._repr_html_()
+    assert page.startswith("<pre") and "eventSourceName" in page and "^TrainMyelinRecommender$" in page
+    assert 'style="color:' in page  # highlighted
+    assert demo.show("PrometheusRule/ml-rec-alerts").manifest["kind"] == "PrometheusRule"
+    assert demo.show("SeldonDeployment/ml-rec").manifest is demo.reviews[0]  # review documents too
+
+
+def test_show_of_an_unknown_or_ambiguous_key_says_what_exists(demo: Bundle) -> None:
+    with pytest.raises(MyelinError) as error:
+        demo.show("Sensor/deploymnt-decision-maker")
+    message = str(error.value)
+    assert message.startswith("bundle.show('Sensor/deploymnt-decision-maker'): no manifest of the bundle")
+    assert "did you mean 'Sensor/ml-rec-deployment-decision-maker'" in message
+    assert "kinds here: AlertmanagerConfig, EventSource," in message
+    with pytest.raises(MyelinError, match=r"bundle.show\('Gadget/x'\): no manifest .*\(keys are Kind/name"):
+        demo.show("Gadget/x")
+    with pytest.raises(MyelinError, match=r"3 manifests match: ServiceAccount/ml-rec-myelin, Role/"):
+        demo.show("ml-rec-myelin")

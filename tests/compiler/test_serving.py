@@ -507,11 +507,13 @@ def test_test_demo_two_backends_of_one_trainer_serve_their_own_versions(validato
     # the deploy task's own env follows the runtime contract; Argo's parameters pass through to the
     # resource step that applies the manifest
     assert env_of(by_name["myelin-test1"])["PARAM1"] == "{{workflow.parameters.param1}}"
-    assert [e["name"] for e in by_name["myelin-test1"]["env"]][:8] == [
+    assert [e["name"] for e in by_name["myelin-test1"]["env"]][:10] == [
         "AXON_NAME",
         "TASK_NAME",
         "TASK_ID",
         "NAMESPACE",
+        "MYELIN_NAMESPACE",  # read by the original myelin client at import
+        "PUSHGATEWAY_NAMESPACE",
         "DATA_PATH",
         "MODEL_PATH",
         "MYELIN_MODEL_ROOT",

@@ -397,15 +397,22 @@ def test_runtime_env_then_user_env(schema_validator: SchemaValidator) -> None:
         TrainTask(
             "TrainMyelinRecommender",
             image="python:3.11-slim",
+            loss_metric="recommender_train_rmse",
             env=[EnvVar(name="EPOCHS", value="3"), EnvVar(name="LOG_LEVEL", value="debug")],
         )
+        ContainerTask("Prep", image="busybox")
     options = CompileOptions(pushgateway_url="http://pushgateway.test:9091")
-    wt = task_template(compile_valid(axon, schema_validator, options), "TrainMyelinRecommender")
-    assert step_template(wt, "run")["container"]["env"] == [
+    bundle = compile_valid(axon, schema_validator, options)
+    namespace = {"valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
+    assert step_template(task_template(bundle, "TrainMyelinRecommender"), "run")["container"]["env"] == [
         {"name": "AXON_NAME", "value": "ml-rec"},
         {"name": "TASK_NAME", "value": "TrainMyelinRecommender"},
         {"name": "TASK_ID", "value": "ml-rec-train-myelin-recommender"},
-        {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "NAMESPACE", **namespace},
+        # what the original myelin client reads at import, as `myelin run` sets it (contract.py)
+        {"name": "MYELIN_NAMESPACE", **namespace},
+        {"name": "PUSHGATEWAY_NAMESPACE", **namespace},
+        {"name": "LOSS_METRIC", "value": "recommender_train_rmse"},
         {"name": "DATA_PATH", "value": "/axon-store/data/"},
         # no shared volume: nothing outlives the pod, so no version folder per run either
         {"name": "MODEL_PATH", "value": "/axon-store/models/train-myelin-recommender/"},
@@ -414,6 +421,23 @@ def test_runtime_env_then_user_env(schema_validator: SchemaValidator) -> None:
         {"name": "EPOCHS", "value": "3"},
         {"name": "LOG_LEVEL", "value": "debug"},
     ]
+    prep = {e["name"] for e in step_template(task_template(bundle, "Prep"), "run")["container"]["env"]}
+    assert {"MYELIN_NAMESPACE", "PUSHGATEWAY_NAMESPACE"} <= prep and "LOSS_METRIC" not in prep  # train only
+
+
+def test_a_tasks_own_env_replaces_a_runtime_variable_of_the_same_name(
+    schema_validator: SchemaValidator,
+) -> None:
+    """A Pushgateway in another namespace: the task's own PUSHGATEWAY_NAMESPACE wins, and each name is there
+    once (Kubernetes warns about duplicates and keeps the last)."""
+    with Axon("ml-rec") as axon:
+        ContainerTask("Prep", image="busybox", env=[EnvVar(name="PUSHGATEWAY_NAMESPACE", value="monitoring")])
+    env = step_template(task_template(compile_valid(axon, schema_validator), "Prep"), "run")["container"][
+        "env"
+    ]
+    names = [e["name"] for e in env]
+    assert len(names) == len(set(names))
+    assert {"name": "PUSHGATEWAY_NAMESPACE", "value": "monitoring"} in env
 
 
 #: The version folder of one workflow run: Argo's workflow creation time, to the second, and uid.

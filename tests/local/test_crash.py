@@ -256,9 +256,16 @@ def test_kill_right_after_a_task(run: Run) -> None:
 
 
 def test_kill_during_a_deploy_then_resume_serves_once(run: Run) -> None:
-    run.start()
-    logs = run.root / ".myelin" / "runs"
-    run.until(lambda: list(logs.glob("*/logs/serve-*.log")), 120, poll=0.01)
+    runner = run.start()
+
+    def launcher_started() -> bool:  # the model server's process is there (its log file comes first)
+        try:
+            tree = psutil.Process(runner.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return False
+        return any("seldon_launcher.py" in command(p) for p in tree)
+
+    run.until(launcher_started, 120, poll=0.01)
     assert run.rows("SELECT id FROM deployments") == []  # the model server is starting: not deployed yet
     tree = run.kill()
     assert any("seldon_launcher.py" in command(p) for p in tree)

@@ -15,7 +15,7 @@ import pytest
 
 from myelin_sdk import Axon, BackendModel, ContainerTask, Deployer, DeployTask, Model, Rest, Sensor, TrainTask
 from myelin_sdk.local import RunOptions, run_local
-from myelin_sdk.local.engine import Engine
+from myelin_sdk.local.checks import check_port
 from myelin_sdk.local.router import Router
 
 
@@ -55,7 +55,7 @@ def _time_wait_port() -> int:
     return port
 
 
-def test_a_port_in_time_wait_is_not_refused_at_start_up(tmp_path: Path) -> None:
+def test_a_port_in_time_wait_is_not_refused_at_start_up() -> None:
     port = _time_wait_port()
     with socket.socket() as plain, pytest.raises(OSError, match="in use"):
         plain.bind(("127.0.0.1", port))  # what the start-up check did before: refused
@@ -64,6 +64,6 @@ def test_a_port_in_time_wait_is_not_refused_at_start_up(tmp_path: Path) -> None:
         serve = DeployTask("Serve", image="python", command=["true"])
         backend = BackendModel("B", trainer=train, deployer=serve)
         Sensor("Start", tasks=[train, Deployer(models=[Model("M", backend_models=[backend])])])
-    Engine(axon, RunOptions(workdir=tmp_path, port=port))._check_port()  # no MyelinError
+    check_port(axon, port)  # no MyelinError
     with Router("M", port=port) as router:  # and the router does listen there
         assert router.url == f"http://127.0.0.1:{port}"

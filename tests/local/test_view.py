@@ -137,3 +137,41 @@ def test_plain_lines_from_many_threads_stay_whole(capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 400
     assert all(line.startswith("line ") and line.endswith("x" * 50) for line in lines)
+
+
+def test_status_local_prints_the_same_table_live_and_from_the_state_once_stopped(tmp_path: Path) -> None:
+    from myelin_sdk.local.command import format_local_status, local_status
+
+    publish = (
+        "from myelin_sdk.runtime import publish_metric; publish_metric('view_rmse', 0.75);"
+        "import time; time.sleep(30)"
+    )
+    with Axon("status-check") as axon:
+        task = ContainerTask("Publish", image="python:3.11", command=[sys.executable, "-c", publish])
+        Sensor("Start", tasks=[task])
+    (tmp_path / "pipeline.py").write_text("# the task runs here\n")
+    run = run_local(axon, RunOptions(workdir=tmp_path, port=0), source=tmp_path / "pipeline.py")
+    try:
+        until(lambda: run.status()["metrics"], timeout=30)
+        status = local_status(tmp_path, None)
+        running = format_local_status(status)
+    finally:
+        run.stop()
+    stopped = format_local_status(local_status(tmp_path, None))
+    assert running.startswith(f"run {status['run']} of axon status-check: running")
+    assert f"axon status-check — run {status['run']} (running)" in running
+    assert "running run 1 (1 runs, last running)" in running  # from the runner's own snapshot
+    assert "view_rmse" in running and "0.75" in running
+    assert "running · " in running and " s · run 1 step 0" in running
+    assert f"axon status-check — run {status['run']} (stopped)" in stopped
+    assert "Start" in stopped and "Publish" in stopped and "view_rmse" not in stopped
+    assert [t["task"] for t in status["tasks"]] == ["Publish"]  # -o json has the view's fields too
+    assert status["taskRuns"][0]["task"] == "Publish"
+
+
+def test_a_deployer_that_does_not_serve_now_shows_what_it_served() -> None:
+    snap = demo_snapshot()
+    snap["endpoints"] = {}
+    text = text_of(snap)
+    assert "not serving now; last served [v2 50%, v1 50%]" in text
+    assert "/predict" not in text

@@ -3,6 +3,8 @@
 >>> bundle = axon.compile()                       # doctest: +SKIP
 >>> print(bundle.to_yaml())                       # one multi-document stream
 >>> bundle.write("manifests/")                    # one file per object + kustomization.yaml
+>>> bundle                                        # a table (kind, name, what it does); HTML in Jupyter
+>>> bundle.show("Sensor/deployment-decision-maker")   # one manifest's YAML, with syntax colour
 
 Writing is atomic: the files go to a temporary directory beside the target, which then replaces the target
 in one rename, so an error never leaves a half-written directory.
@@ -16,10 +18,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, MyelinError
 from ..yamlio import dump, dump_all
+
+if TYPE_CHECKING:
+    from ..display.bundle_view import ManifestView
 
 Manifest = dict[str, Any]
 
@@ -57,6 +62,26 @@ class Bundle:
         return [
             m for m in self.manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)
         ]
+
+    def __repr__(self) -> str:
+        from ..display.bundle_view import bundle_text  # display code stays out of the compiler
+
+        return bundle_text(self)
+
+    def _repr_html_(self) -> str:
+        from ..display.bundle_view import bundle_html
+
+        return bundle_html(self)
+
+    def show(self, key: str) -> ManifestView:
+        """One manifest's YAML, coloured in Jupyter and on a terminal (``.yaml``: the plain text).
+
+        ``key``: ``Kind/name`` (full name, without ``<axon>-``, or the Myelin name), ``Kind/prefix``, or a
+        unique name; an unknown key raises :class:`MyelinError` with did-you-mean.
+        """
+        from ..display.bundle_view import ManifestView, find
+
+        return ManifestView(find(self, key))
 
     def to_yaml(self) -> str:
         """One multi-document YAML stream."""

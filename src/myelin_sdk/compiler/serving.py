@@ -107,11 +107,10 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, MyelinError, UnsupportedError
 from ..names import dns_label
 from ..spec import Axon, BackendModel, DagNode, Deployer, Model, Route, Task
-from ..traffic import destinations as traffic_destinations
-from ..traffic import version_shares
+from ..traffic import deployer_destinations, version_shares
 from .meta import canonical, labels, metadata
 from .storage import VOLUME_NAME, store_volume
-from .workflows import runtime_env, task_image
+from .workflows import merge_env, runtime_env, task_image
 
 __all__ = [
     "API_VERSION",
@@ -333,7 +332,7 @@ class _Planner:
         rpath = f"{self.where}.rolloutSpec"
         shadow: int | None = None
         if not steps:
-            destinations = traffic_destinations(self.deployer, self.legacy_canary())
+            destinations = deployer_destinations(self.axon, self.deployer)
         else:
             if len(steps) > 1:
                 self.cannot_map(
@@ -367,15 +366,6 @@ class _Planner:
         if shadow is not None and shadow < count and all(s.index != shadow for s in slots):
             slots.append(_Slot(shadow, None))
         return slots
-
-    def legacy_canary(self) -> bool:
-        if (self.deployer.deployment_type or "").lower() == "canary":
-            return True
-        for task in self.deploy_tasks():
-            body = task.deploy
-            if body is not None and (body.deployment_type or "").lower() == "canary":
-                return True
-        return False
 
     def deploy_tasks(self) -> list[Task]:
         out: list[Task] = []
@@ -702,7 +692,7 @@ def _container(axon: Axon, unit: _Unit, version: GraphVersion, options: CompileO
         for item in runtime_env(axon, unit.task, options)
     ]
     env.append({"name": contract.MODEL_VERSION, "value": version.predictor_name})
-    env += [canonical(e.to_dict()) for e in body.env]
+    env = merge_env(env, [canonical(e.to_dict()) for e in body.env])
     container: dict[str, Any] = {"name": unit.name, "image": task_image(unit.task, options)}
     if body.command:
         container["command"] = list(body.command)

@@ -85,14 +85,31 @@ def runtime_env(axon: Axon, task: Task, options: CompileOptions) -> list[dict[st
         {"name": contract.AXON_NAME, "value": axon.name},
         {"name": contract.TASK_NAME, "value": task.name},
         {"name": contract.TASK_ID, "value": contract.task_id(axon.name, task.name)},
-        {"name": contract.NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
+    # the namespace, and what the original ``myelin`` client reads at import (as the local runner sets them)
+    env += [
+        {"name": name, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}  # each its own dict
+        for name in (contract.NAMESPACE, contract.MYELIN_NAMESPACE, contract.PUSHGATEWAY_NAMESPACE)
+    ]
+    if task.train is not None and task.train.loss_metric:
+        env.append({"name": contract.LOSS_METRIC, "value": task.train.loss_metric})
     paths = contract.task_paths(contract.STORE_MOUNT, task.name)
     if versions_executions(axon, task):
         paths[contract.MODEL_PATH] = execution_model_path(task)
     env += [{"name": k, "value": v} for k, v in paths.items()]
     env.append({"name": contract.PUSHGATEWAY_URL, "value": options.pushgateway_url})
     return env
+
+
+def merge_env(base: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``base`` then ``extra``, an ``extra`` entry replacing the ``base`` entry of the same name in place (a
+    task's own ``env`` may set ``PUSHGATEWAY_NAMESPACE``): each name once, as Kubernetes expects.
+
+    >>> merge_env([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], [{"name": "A", "value": "x"}])
+    [{'name': 'A', 'value': 'x'}, {'name': 'B', 'value': '2'}]
+    """
+    own = {e["name"]: e for e in extra}
+    return [own.pop(e["name"], e) for e in base] + [e for e in extra if e["name"] in own]
 
 
 def _env(items: list[dict[str, Any]]) -> list[m.EnvVar]:
@@ -221,7 +238,7 @@ def _run_template(axon: Axon, task: Task, options: CompileOptions) -> Container:
         image=task_image(task, options),
         command=body.command,
         args=body.args,
-        env=_env(runtime_env(axon, task, options) + [e.to_dict() for e in body.env]),
+        env=_env(merge_env(runtime_env(axon, task, options), [e.to_dict() for e in body.env])),
         resources=m.ResourceRequirements.model_validate(resources) if resources else None,
         node_selector=canonical(body.node_selector) or None,
         volume_mounts=mounts or None,

@@ -16,7 +16,9 @@ directory::
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -30,6 +32,7 @@ from .engine import Engine, RunOptions
 from .executor import leftover
 from .outcome import RunFailed
 from .state import State
+from .view import stored_snapshot
 from .workspace import find_run
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -132,6 +135,7 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
         status = info.get("status")
         if status == "running" and not state.runner_alive():
             status = "dead"  # its runner is gone without saying so (killed): resume it with --resume
+        stored = stored_snapshot(state, folder.name, str(info.get("axon")))
         processes = [
             {"kind": p.kind, "name": p.name, "pid": p.pid, "processes": len(leftover(p.pid, p.created))}
             for p in state.live_processes()
@@ -151,6 +155,8 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
                 for t in state.task_runs()
             ],
             "deployments": {name: d.served for name, d in state.current_deployments().items()},
+            # what the live view shows: the running runner's snapshot, else the same from the state
+            **{k: (live or stored)[k] for k in ("sensors", "tasks", "builds", "traffic")},
             "processes": [p for p in processes if p["processes"]],  # process groups alive now
             "endpoints": (live or {}).get("endpoints", {}),
             "metrics": (live or {}).get("metrics", {}),
@@ -161,34 +167,32 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
         state.close()
 
 
-def format_local_status(status: dict[str, Any]) -> str:
+def format_local_status(status: dict[str, Any], width: int | None = None) -> str:
+    """The table of the live view (:func:`.view.render`: sensors, task runs, metrics, endpoints with their
+    versions' traffic), under a line naming the run, then what only this command shows: failed sensor
+    runs, why no deploy can happen, process groups left alive."""
+    from rich.console import Console
+
+    from .view import render
+
+    if width is None:
+        width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    console = Console(width=width, color_system=None, record=True, file=io.StringIO(), force_jupyter=False)
+    console.print(render(status, tasks=15))
     lines = [f"run {status['run']} of axon {status['axon']}: {status['status']}  ({status['folder']})", ""]
-    lines.append("SENSOR RUNS")
-    for r in status["sensorRuns"][-15:]:
-        lines.append(f"  {r['id']:>4}  {r['sensor']:<32} {r['status']:<10} {r['message']}")
-    lines += ["", "TASK RUNS"]
-    for t in status["taskRuns"][-15:]:
-        code = "" if t["exitCode"] is None else f"exit {t['exitCode']}"
-        lines.append(f"  {t['id']:>4}  {t['task']:<32} {t['status']:<11} {code}")
-    if status["deployments"]:
-        lines += ["", "DEPLOYMENTS"]
-        for name, served in status["deployments"].items():
-            split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
-            lines.append(f"  {name}: {split}")
+    lines += console.export_text().rstrip("\n").splitlines()
+    failed = [r for r in status["sensorRuns"] if r["status"] == "failed"][-5:]
+    if failed:
+        lines += ["", "FAILED SENSOR RUNS"]
+        lines += [f"  {r['id']:>4}  {r['sensor']:<32} {r['message']}" for r in failed]
+    if status.get("deployBlocked"):
+        lines += ["", f"no deploy can happen any more: {status['deployBlocked']}"]
     if status.get("processes"):
         lines += ["", "PROCESS GROUPS" + (" LEFT BY ITS DEAD RUNNER" if status["status"] == "dead" else "")]
         lines += [
             f"  {p['pid']:>7}  {p['kind']:<7} {p['name']:<32} {p['processes']} process(es)"
             for p in status["processes"]
         ]
-    if status["endpoints"]:
-        lines += ["", "ENDPOINTS"]
-        lines += [
-            f"  {name}: {url}/predict  {url}/send-feedback" for name, url in status["endpoints"].items()
-        ]
-    if status["metrics"]:
-        lines += ["", "METRICS"]
-        lines += [f"  {name} = {value:g}" for name, value in sorted(status["metrics"].items())]
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,7 @@ from .. import contract
 from ..errors import Diagnostic, MyelinError
 from ..runtime.deploy import DeployError, label_of, select_version
 from ..spec import Axon, Deployer, Model
-from ..traffic import apportion, destinations, version_shares
+from ..traffic import apportion, deployer_destinations, version_shares
 from .envs import EnvStatus, ensure_env
 from .model_server import ModelServer
 from .router import Backend, Route, Router
@@ -38,17 +38,6 @@ from .workspace import RunDir
 
 def deployer_name(deployer: Deployer) -> str:
     return deployer.name or "deployer"
-
-
-def _legacy_canary(axon: Axon, deployer: Deployer) -> bool:
-    if (deployer.deployment_type or "").lower() == "canary":
-        return True
-    for model in deployer.models:
-        for backend in model.backend_models:
-            body = axon.task(backend.deployer).deploy
-            if body is not None and (body.deployment_type or "").lower() == "canary":
-                return True
-    return False
 
 
 def backend_weights(model: Model) -> list[tuple[str, int]]:
@@ -154,9 +143,7 @@ class Deployments:
         current = self.ctx.state.current_deployment(name)
         history = [{"label": v["label"], "models": v["models"]} for v in (current.served if current else [])]
         versions = history if history and history[0]["models"] == models else [new, *history]
-        shares = version_shares(
-            destinations(deployer, _legacy_canary(self.ctx.axon, deployer)), len(versions)
-        )
+        shares = version_shares(deployer_destinations(self.ctx.axon, deployer), len(versions))
         served = [{**versions[index], "traffic": share} for index, share in shares]
         self._serve(deployer, served)
         self.ctx.state.record_deployment(name, sensor_run_id, served)

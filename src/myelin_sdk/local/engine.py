@@ -23,73 +23,44 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .. import contract
 from ..errors import Diagnostic, MyelinError
-from ..runtime.gate import Measurement, decide
 from ..spec import Alert, Axon, Lifecycle, Rest, Sensor, SensorStep
-from ..spec.expressions import MetricCondition, parse_alert_condition, parse_metric_condition
+from ..spec.expressions import parse_alert_condition
+from .checks import check_axon, check_port
 from .control import ControlServer
-from .deployments import Deployments, ServingContext, check_deployer, deployer_name
+from .deployments import Deployments, ServingContext, deployer_name
+from .environment import task_environment
 from .executions import TrainExecution
-from .executor import TaskProcess, reap_group, tail
+from .executor import TaskProcess, tail
+from .gates import gates_pass
+from .options import RunOptions
 from .outcome import Failure, RunFailed, blocked_reason, leads_to_deploy
+from .resume import lost_lifecycle_events, reap_previous
+from .snapshot import snapshot
 from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State, TaskRun
-from .triggers import TimedTriggers, duration_seconds
+from .triggers import TimedTriggers
 from .workspace import (
     RunDir,
-    base_env,
     build_context,
-    compat_path,
     describe,
     fetch_artifact,
     find_run,
     new_run_id,
     runs_root,
-    serving_env,
     task_command,
     task_workdir,
-    with_pythonpath,
 )
 
+__all__ = ["Engine", "RunOptions", "Until"]
+
 Until = Literal["idle", "deployed"]
-
-
-def default_env_cache() -> Path:
-    """Where served models' virtual environments are cached (``MYELIN_CACHE_DIR``, else ~/.cache/myelin)."""
-    base = os.environ.get("MYELIN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "myelin"
-    )
-    return Path(base) / "serving-envs"
-
-
-@dataclass
-class RunOptions:
-    """How to run an axon locally (the flags of ``myelin run``)."""
-
-    workdir: Path = Path(".")
-    artifacts: dict[str, Path] = field(default_factory=dict)
-    prometheus_url: str | None = None
-    pushgateway_url: str | None = None
-    port: int = 0
-    resume: str | bool = False
-    alert_interval: float = 5.0
-    env_cache: Path = field(default_factory=default_env_cache)
-    namespace: str = "local"
-
-    def __post_init__(self) -> None:
-        # str or Path; relative paths are resolved from where the user stands now, not from a task's folder
-        self.workdir = Path(self.workdir).expanduser().resolve()
-        self.artifacts = {k: Path(v).expanduser().resolve() for k, v in self.artifacts.items()}
-        self.env_cache = Path(self.env_cache).expanduser()
 
 
 class Engine:
@@ -140,39 +111,8 @@ class Engine:
     # ------------------------------------------------------------------ start
 
     def check(self) -> None:
-        """Everything that can be known before running: lint errors, unsupported parts. Raises MyelinError."""
-        from ..lint import errors_only, semantic_diagnostics
-
-        # lint's semantic errors; not what only a cluster refuses (no image, a local artifact, no volume)
-        problems = errors_only(semantic_diagnostics(self.axon))
-        for i, sensor in enumerate(self.axon.sensors):
-            for j, step in enumerate(sensor.tasks):
-                where = f"spec.sensors[{i}].tasks[{j}]"
-                if step.deployer is not None:
-                    problems += check_deployer(step.deployer, f"{where}.deployer")
-                elif step.task is not None:
-                    task = self.axon.task(step.task)
-                    if task.kind == "spark":
-                        problems.append(
-                            Diagnostic(where, f"task {task.name!r}: spark tasks cannot run locally")
-                        )
-                    if task.kind == "deploy":
-                        problems.append(
-                            Diagnostic(where, f"task {task.name!r} is a deploy task: a deployer serves it")
-                        )
-        for k, artifact in enumerate(self.axon.artifacts):
-            if artifact.s3 is not None and artifact.name not in self.options.artifacts:
-                problems.append(
-                    Diagnostic(
-                        f"spec.artifacts[{k}].s3",
-                        f"local runs do not download S3 artifacts — pass --artifact {artifact.name}=PATH",
-                    )
-                )
-        unknown = set(self.options.artifacts) - {a.name for a in self.axon.artifacts}
-        for name in sorted(unknown):
-            problems.append(Diagnostic("", f"--artifact {name}=...: the axon has no artifact {name!r}"))
-        if problems:
-            raise MyelinError(problems)
+        """Everything that can be known before running (:func:`.checks.check_axon`). Raises MyelinError."""
+        check_axon(self.axon, self.options.artifacts)
 
     def _open_run(self) -> tuple[RunDir, bool]:
         workdir = self.options.workdir.resolve()  # tasks run in other folders: paths they get are absolute
@@ -181,26 +121,10 @@ class Engine:
             return RunDir(find_run(workdir, run)), True
         return RunDir(runs_root(workdir) / new_run_id()), False
 
-    def _check_port(self) -> None:
-        """The endpoint's port must be free now, not found taken after the first training."""
-        port = self.options.port
-        if not port or not any(s.deployer for x in self.axon.sensors for s in x.tasks):
-            return
-        with socket.socket() as probe:
-            # as the router's server does (http.server): a port in TIME_WAIT after a stop is free to listen on
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError as exc:
-                raise MyelinError(
-                    f"--port {port}: cannot listen there ({exc.strerror}) — pass another --port "
-                    "(0 picks a free one)"
-                ) from None
-
     def start(self) -> None:
         """Check the axon, prepare the run dir, start metrics, serving and triggers, fire start sensors."""
         self.check()
-        self._check_port()
+        check_port(self.axon, self.options.port)
         run_dir, resumed = self._open_run()
         fresh = not run_dir.root.exists()
         try:
@@ -294,43 +218,18 @@ class Engine:
 
     def _resume(self) -> None:
         assert self.state is not None and self.deployments is not None
-        # reap what the previous runner left (its watchdogs end its groups; a group whose watchdog died too
-        # is ended here), each group checked by its leader's start time, then serve afresh: no duplicates
-        for record in self.state.live_processes():
-            left = reap_group(record.pid, record.created)
-            if left:
-                self.log(
-                    f"stopped {record.kind} {record.name} left running by the previous runner "
-                    f"(process group {record.pid}, {left} process{'es' if left > 1 else ''})"
-                )
-            self.state.process_ended(record.pid)
-        for task_run in self.state.task_runs(status=RUNNING):
-            self.state.finish_task_run(task_run.id, "interrupted", None)
+        reap_previous(self.state, self.log)  # then serve afresh: no duplicates
         self.deployments.restore([s.deployer for x in self.axon.sensors for s in x.tasks if s.deployer])
         for sensor_run in self.state.sensor_runs(status=RUNNING):
             self.log(f"resuming sensor {sensor_run.sensor} (run {sensor_run.id})")
             self._launch(sensor_run.sensor, sensor_run.id)
-        self._emit_lost_lifecycle_events()
+        for task, phase, code in lost_lifecycle_events(self.state):
+            self.log(f"task {task} ended before the previous runner died: its {phase} event comes now")
+            lost = f"{task}:{phase}"
+            self.emit("lifecycle", lost, {"task": task, "exitCode": code}, self._targets("lifecycle", lost))
         for event in self.state.events(unhandled=True):
             self._dispatch(event.id, event.kind, event.name, self._targets(event.kind, event.name))
         self.triggers.restore(self.state.events())
-
-    def _emit_lost_lifecycle_events(self) -> None:
-        """A task that ended just before its runner died may have no Lifecycle event yet: emit it now
-        (each finished execution of a task has one event, in order)."""
-        assert self.state is not None
-        emitted = Counter(e.detail.get("task") for e in self.state.events() if e.kind == "lifecycle")
-        finished: dict[str, list[TaskRun]] = {}
-        for task_run in self.state.task_runs():
-            if task_run.status in (SUCCEEDED, FAILED) and not task_run.task.startswith("deployer:"):
-                finished.setdefault(task_run.task, []).append(task_run)
-        for task, runs in finished.items():
-            for task_run in runs[emitted[task] :]:
-                phase = "Succeeded" if task_run.status == SUCCEEDED else "Failed"
-                self.log(f"task {task} ended before the previous runner died: its {phase} event comes now")
-                event = f"{task}:{phase}"
-                detail = {"task": task, "exitCode": task_run.exit_code}
-                self.emit("lifecycle", event, detail, self._targets("lifecycle", event))
 
     # ------------------------------------------------------------------ events
 
@@ -386,7 +285,8 @@ class Engine:
         status, message = SUCCEEDED, ""
         try:
             done = self.state.done_steps(run_id)
-            if not done and not self._gates_pass(sensor, run_id):
+            holds, sleep = self.metrics.holds, self.stop_event.wait  # a stop cuts the gates' waits short
+            if not done and not gates_pass(sensor, self.axon.name, holds=holds, sleep=sleep, log=self.log):
                 status, message = SKIPPED, "a condition did not hold"
             else:
                 for index, step in enumerate(sensor.tasks):
@@ -429,37 +329,6 @@ class Engine:
         with self._lock:
             (self.failures if status == FAILED else self.skips).append(end)
 
-    def _gates_pass(self, sensor: Sensor, run_id: int) -> bool:
-        """The sensor's Metric conditions, decided by the cluster gate's rule on this run's metrics."""
-        for condition in sensor.conditions:
-            parsed = parse_metric_condition(condition.condition)
-            if condition.task:  # only the series that task pushed (its job), as the cluster gate reads
-                job = contract.task_id(self.axon.name, condition.task)
-                parsed = MetricCondition(parsed.text, parsed.tree, job=job)
-            label = repr(condition.condition)
-            if condition.name:
-                label = f"{condition.name} ({label})"
-
-            def measure(parsed: MetricCondition = parsed) -> Measurement:
-                return Measurement(
-                    ok=bool(self.metrics.holds(parsed)), value=None, error=None, at=time.time()
-                )
-
-            verdict = decide(
-                measure,
-                what=f"condition {label}",
-                interval_s=duration_seconds(condition.interval),
-                count=condition.count,
-                failure_limit=condition.failure_limit,
-                sleep=self.stop_event.wait,  # a stop cuts the waits short
-            )
-            self.log(
-                f"sensor {sensor.name}: gate {'passed' if verdict.passed else 'failed'} — {verdict.reason}"
-            )
-            if not verdict.passed:
-                return False
-        return True
-
     def _run_step(self, sensor: Sensor, run_id: int, index: int, step: SensorStep) -> bool:
         assert self.state is not None and self.run_dir is not None and self.deployments is not None
         if step.deployer is not None:
@@ -479,43 +348,16 @@ class Engine:
         return self.run_task(step.task, run_id, index)
 
     def task_env(self, name: str) -> dict[str, str]:
-        """The environment of a task or model server, then the contract, then the task's own ``env``.
-
-        A task gets the runner's environment with the runner's ``python`` first on ``PATH``; a model server
-        (a deploy task) a clean one (:func:`~.workspace.serving_env`). Both get the runtime contract with the
-        variables the original ``myelin`` client reads (DESIGN §4), and the compatible ``myelin.metric`` /
-        ``myelin.admin`` first on ``PYTHONPATH`` (:func:`~.workspace.compat_path`).
-        """
+        """The environment of a task or model server (:func:`.environment.task_environment`)."""
         assert self.run_dir is not None
-        task = self.axon.task(name)
-        env = serving_env() if task.kind == "deploy" else base_env(self.run_dir.python_shims())
-        env.update(
-            {
-                contract.AXON_NAME: self.axon.name,
-                contract.TASK_NAME: name,
-                contract.TASK_ID: contract.task_id(self.axon.name, name),
-                contract.NAMESPACE: self.options.namespace,
-                contract.PUSHGATEWAY_URL: self.metrics.pushgateway_url,
-                # read by the original client at import (its Pushgateway's and installation's namespace)
-                "MYELIN_NAMESPACE": self.options.namespace,
-                "PUSHGATEWAY_NAMESPACE": self.options.namespace,
-                **self.run_dir.task_paths(name),
-            }
+        return task_environment(
+            self.axon,
+            name,
+            self.run_dir,
+            namespace=self.options.namespace,
+            pushgateway_url=self.metrics.pushgateway_url,
+            control_url=getattr(self.control, "url", None),
         )
-        if task.train is not None and task.train.loss_metric:
-            env["LOSS_METRIC"] = task.train.loss_metric  # the original's myelin.metric.get_loss_metric()
-        control = getattr(self.control, "url", None)
-        if control:
-            env["MYELIN_CONTROL_URL"] = control  # myelin.admin.model_backend() asks it what is served
-        parameters = {p.name: p.value for p in self.axon.parameters}
-        for var in self.axon.task(name).body.env:
-            if var.value is not None:
-                value = var.value
-                for key, val in parameters.items():
-                    value = value.replace("{{workflow.parameters." + key + "}}", val)
-                env[var.name] = value
-        env["PYTHONPATH"] = with_pythonpath(compat_path(), env.get("PYTHONPATH"))  # a task's own goes after
-        return env
 
     def run_task(self, name: str, run_id: int, step: int) -> bool:
         """Run one task to its end; emit its Lifecycle event. True when it succeeded."""
@@ -573,6 +415,9 @@ class Engine:
             return False
         if outcome == "registered":
             self.log(f"task {name}: registered model version {execution.folder}")
+        elif outcome == "saved":
+            saved = ", ".join(execution.committed())
+            self.log(f"task {name}: saved model version {saved} with the registry API")
         elif outcome == "removed":
             self.log(f"task {name}: MODEL_PATH stayed empty: no model version from this execution")
         return True
@@ -584,76 +429,20 @@ class Engine:
             return bool(self._active)
 
     def snapshot(self) -> dict[str, Any]:
-        """What a live view or ``GET /status`` shows.
-
-        Sensors with their number of runs, last status and running run; the last 20 task runs with their
-        sensor run, step and ``seconds`` (so far, while running); metrics; endpoints; what each deployer
-        serves; ``traffic``: per deployer and version, the router's counts and latency (ms); ``builds``:
-        the serving environments (:meth:`.Deployments.builds`).
-        """
+        """What a live view or ``GET /status`` shows (:func:`.snapshot.snapshot`)."""
         assert self.state is not None
-        summary = self.state.sensor_summary()
-        running = {r.sensor: r.id for r in self.state.sensor_runs(status=RUNNING)}
-        now = time.time()
         with self._lock:
             active = set(self._active)
-        return {
-            "run": self.run_dir.root.name if self.run_dir else None,
-            "axon": self.axon.name,
-            "sensors": [
-                {
-                    "name": s.name,
-                    "state": "running" if s.name in active else "idle",
-                    "runs": summary.get(s.name, (0, None))[0],
-                    "last": summary.get(s.name, (0, None))[1],
-                    "run": running.get(s.name) if s.name in active else None,
-                }
-                for s in self.axon.sensors
-            ],
-            "tasks": [
-                {
-                    "task": t.task,
-                    "status": t.status,
-                    "exitCode": t.exit_code,
-                    "log": t.log,
-                    "run": t.sensor_run_id,
-                    "step": t.step,
-                    "seconds": round((t.finished or now) - t.started, 1),
-                }
-                for t in self.state.task_runs(last=20)
-            ],
-            "metrics": self.metrics.latest() if self.metrics else {},
-            "traffic": self._traffic(),
-            "builds": self.deployments.builds() if self.deployments else [],
-            "endpoints": self.deployments.endpoints() if self.deployments else {},
-            "deployments": {name: d.served for name, d in self.state.current_deployments().items()},
-            "failures": [f.to_dict() for f in self.failures],
-            "deployBlocked": self.deploy_blocked(),
-        }
-
-    def _traffic(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Deployer -> version -> the router's counters (``p50Ms``/``p95Ms``: recent predictions)."""
-        if self.deployments is None:
-            return {}
-
-        def ms(seconds: float | None) -> float | None:
-            return None if seconds is None else round(seconds * 1000, 2)
-
-        return {
-            deployer: {
-                version: {
-                    "weight": v.weight,
-                    "requests": v.requests,
-                    "errors": v.errors,
-                    "feedback": v.feedback,
-                    "inFlight": v.in_flight,
-                    "p50Ms": ms(v.p50),
-                    "p95Ms": ms(v.p95),
-                }
-                for version, v in versions.items()
-            }
-            for deployer, versions in self.deployments.stats().items()
-        }
+        return snapshot(
+            self.axon,
+            self.state,
+            run=self.run_dir.root.name if self.run_dir else None,
+            active=active,
+            metrics=self.metrics,
+            deployments=self.deployments,
+            failures=self.failures,
+            deploy_blocked=self.deploy_blocked(),
+        )
 
     def deploy_blocked(self) -> str | None:
         """Why no deploy can happen any more in this session (None when one did, or still can)."""

@@ -8,9 +8,11 @@ The same rule as the cluster's ``register`` step (:mod:`myelin_sdk.runtime.regis
     outcome = execution.finish(succeeded, lambda since: metrics.published(task_id, since))
 
 ``finish`` on success writes the folder's ``metrics.json`` with the metrics the task pushed under its job
-since the execution started (``"registered"``), or removes the folder when the task left it empty (it used
-the registry API, or wrote nothing: ``"removed"``). A failed execution's folder is not registered: removed
-when empty, else left without ``metrics.json`` for inspection (every reader ignores it) — ``"failed"``.
+since the execution started (``"registered"``), or removes the folder when the task left it empty:
+``"saved"`` when it committed versions of its own with the registry API during the execution (siblings of
+the folder, :meth:`TrainExecution.committed`), ``"removed"`` when it wrote nothing. A failed execution's
+folder is not registered: removed when empty, else left without ``metrics.json`` for inspection (every
+reader ignores it) — ``"failed"``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..runtime.register import new_execution_folder, register, remove_if_empty
+from ..runtime.registry import versions
 
 
 @dataclass(frozen=True)
@@ -47,5 +50,10 @@ class TrainExecution:
             remove_if_empty(self.folder)
             return "failed"
         if remove_if_empty(self.folder):
-            return "removed"
+            return "saved" if self.committed() else "removed"
         return register(self.folder, published(self.started.timestamp()), created=self.started)
+
+    def committed(self) -> list[str]:
+        """Versions the task committed itself with the registry API since the execution started, newest
+        first (beside its folder, under the same root)."""
+        return [v.name for v in versions(self.folder.parent) if v.created >= self.started]

@@ -14,15 +14,20 @@ once nothing runs, failures or not: they are in ``run.failures``. ``predict`` an
 :class:`PredictionError` with the model's own message (``unknown user id 99999 ...``) and the HTTP status.
 
 The handle starts the same :class:`~myelin_sdk.local.engine.Engine` as ``myelin run``; its log lines go to
-``log`` (default: a list kept in ``run.lines``).
+``log`` (default: a list kept in ``run.lines``). ``run.logs("Train")`` is the text a task printed (its latest
+execution; ``run=4``: in sensor run 4). In Jupyter, ``run`` shows its live status (the table of ``myelin run``
+and the last log lines), ``run.watch(until="deployed")`` redraws it in the cell until then, and
+``run.display()`` keeps redrawing it while the run runs (:mod:`myelin_sdk.display.run_view`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from ..errors import MyelinError
 from ..spec import Axon
 from .engine import Engine, RunOptions, Until
 from .outcome import Failure, RunFailed
+from .state import State
 
 __all__ = ["LocalRun", "PredictionError", "RunFailed", "run_local"]
 
@@ -73,8 +79,81 @@ class LocalRun:
         self.lines: list[str] = lines if lines is not None else []
 
     def status(self) -> dict[str, Any]:
-        """Sensors, task executions, metrics, endpoints and deployments, as ``myelin status`` shows them."""
-        return self.engine.snapshot()
+        """Sensors, task executions, metrics, endpoints and deployments, as ``myelin status`` shows them.
+
+        Once stopped: what the run's state recorded (:func:`~myelin_sdk.local.view.stored_snapshot`)."""
+        if self.engine.state is not None:
+            stopping = self.engine.stop_event.is_set()
+            return self.engine.snapshot() | {"status": "stopping" if stopping else "running"}
+        from .view import stored_snapshot
+
+        with self._state() as state:
+            run = self.engine.run_dir.root.name if self.engine.run_dir else "?"
+            status = (state.run() or {}).get("status")
+            names = [s.name for s in self.engine.axon.sensors]
+            return stored_snapshot(state, run, self.engine.axon.name, names) | {"status": status}
+
+    @contextmanager
+    def _state(self) -> Iterator[State]:
+        """The run's state: the engine's while it runs, else opened from its folder for the moment."""
+        if self.engine.state is not None:
+            yield self.engine.state
+            return
+        if self.engine.run_dir is None:
+            raise MyelinError("the run has not started: it has no state yet")
+        state = State.open(self.engine.run_dir.state_db)
+        try:
+            yield state
+        finally:
+            state.close()
+
+    def logs(self, task: str, run: int | None = None) -> str:
+        """What ``task`` printed (stdout and stderr) in its latest execution, or in sensor run ``run``."""
+        names = [t.name for t in self.engine.axon.tasks]
+        if task not in names:
+            close = difflib.get_close_matches(task, names, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise MyelinError(
+                f"run.logs({task!r}): axon {self.engine.axon.name} has no task of that name{hint} "
+                f"(tasks: {', '.join(names)})"
+            )
+        with self._state() as state:
+            executions = [t for t in state.task_runs() if t.task == task]
+        if not executions:
+            raise MyelinError(f"run.logs({task!r}): task {task} has not run yet")
+        if run is not None:
+            chosen = [t for t in executions if t.sensor_run_id == run]
+            if not chosen:
+                runs = ", ".join(str(t.sensor_run_id) for t in executions)
+                raise MyelinError(
+                    f"run.logs({task!r}, run={run}): task {task} ran in sensor runs {runs} only"
+                )
+            executions = chosen
+        path = Path(executions[-1].log)
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    def watch(self, until: Until = "deployed", timeout: float | None = None, every: float = 1.0) -> bool:
+        """:meth:`wait`, showing the live status meanwhile: in Jupyter one output redrawn every ``every``
+        seconds, on a terminal a live table, piped the final status once."""
+        from ..display.run_view import watch
+
+        return watch(self, until, timeout, every)
+
+    def display(self, every: float = 1.0) -> None:
+        """Show the live status; in Jupyter it keeps redrawing (every ``every`` s) until the run stops."""
+        from ..display.run_view import show
+
+        show(self, every)
+
+    def __repr__(self) -> str:
+        from ..display.run_view import run_text
+
+        return run_text(self)
+
+    def _repr_html_(self) -> str:
+        from ..display.run_view import run_html
+
+        return run_html(self)
 
     def endpoint(self, deployer: str | None = None) -> str | None:
         """The router's URL (of ``deployer``, or the first one), or None before the first deploy."""

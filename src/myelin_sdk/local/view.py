@@ -11,14 +11,15 @@ running run and run count; serving environments being built (installer, elapsed)
 runs with their sensor run, step and elapsed time; the metrics under the names the task published
 (``recommender_train_rmse``, without the ``_<axon>`` suffix of :func:`myelin_sdk.contract.metric_name`);
 and each endpoint with its served versions: traffic share, requests, errors and p50/p95 latency from the
-router.
+router. :func:`stored_snapshot` gives the same shape for a run that no longer runs (``myelin status --local``,
+a stopped ``LocalRun``), read from its state.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from .engine import Engine
+    from .state import State
 
 #: Task runs shown (the most recent).
 TASK_ROWS = 6
@@ -135,12 +137,42 @@ def _version_line(served: Mapping[str, Any], counts: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def render(snap: Mapping[str, Any]) -> Table:
-    """The live table of a snapshot (:meth:`.Engine.snapshot`)."""
+def stored_snapshot(state: State, run: str, axon: str, sensors: Sequence[str] = ()) -> dict[str, Any]:
+    """The snapshot of a run that does not run (any more), from its state: ``sensors`` (the axon's, in
+    order) and those that ran, the last 20 task runs, what each deployer serves. Metrics, endpoints and
+    traffic live in the runner: empty here."""
+    from .snapshot import task_rows
+
+    summary = state.sensor_summary()
+    return {
+        "run": run,
+        "axon": axon,
+        "sensors": [
+            {
+                "name": name,
+                "state": "idle",
+                "runs": summary.get(name, (0, None))[0],
+                "last": summary.get(name, (0, None))[1],
+                "run": None,
+            }
+            for name in dict.fromkeys([*sensors, *(r.sensor for r in state.sensor_runs()), *summary])
+        ],
+        "tasks": task_rows(state),
+        "metrics": {},
+        "traffic": {},
+        "builds": [],
+        "endpoints": {},
+        "deployments": {name: d.served for name, d in state.current_deployments().items()},
+    }
+
+
+def render(snap: Mapping[str, Any], tasks: int = TASK_ROWS) -> Table:
+    """The live table of a snapshot (:meth:`.Engine.snapshot`); ``tasks``: how many task runs (the last)."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"axon {snap['axon']} — run {snap['run']}", expand=False)
+    status = f" ({snap['status']})" if snap.get("status") else ""
+    table = Table(title=f"axon {snap['axon']} — run {snap['run']}{status}", expand=False)
     table.add_column("what")
     table.add_column("name")
     table.add_column("state")
@@ -154,7 +186,7 @@ def render(snap: Mapping[str, Any]) -> Table:
     for build in snap.get("builds", []):
         style = "yellow" if build.get("state") in ("building", "waiting") else ""
         row("env", build.get("what", "serving env"), _build_line(build), style=style)
-    for t in snap.get("tasks", [])[-TASK_ROWS:]:
+    for t in snap.get("tasks", [])[-tasks:] if tasks else []:
         where = f"run {t['run']} step {t['step']}" if t.get("run") is not None else ""
         state = " · ".join(p for p in (t["status"], seconds(t.get("seconds")), where) if p)
         row("task", t["task"], state, style="red" if t["status"] == "failed" else "")
@@ -169,4 +201,8 @@ def render(snap: Mapping[str, Any]) -> Table:
         for version in served:
             counts = traffic.get(name, {}).get(version["label"]) or {}
             row("  version", version["label"], _version_line(version, counts))
+    for name, served in snap.get("deployments", {}).items():
+        if name not in snap.get("endpoints", {}):  # recorded, not served now (a stopped run)
+            split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
+            row("deployer", name, f"not serving now; last served [{split}]")
     return table

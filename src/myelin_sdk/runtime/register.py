@@ -54,6 +54,7 @@ __all__ = [
     "METRICS_FILE",
     "RegisterError",
     "fetch_published",
+    "fsync_path",
     "main",
     "new_execution_folder",
     "parse_time",
@@ -124,7 +125,8 @@ def parse_time(text: str) -> datetime:
     return stamp
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder (a folder: so that a rename in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -174,7 +176,7 @@ def register(folder: Path, metrics: Mapping[str, float], *, created: datetime | 
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, record)
-    _fsync(folder)
+    fsync_path(folder)
     return "registered"
 
 

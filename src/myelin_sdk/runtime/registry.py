@@ -58,6 +58,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .paths import model_root
+from .register import fsync_path as _fsync
 from .register import version_name
 
 __all__ = [
@@ -142,14 +143,6 @@ def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
             raise ValueError(f"the value of metric {name!r} must be finite, not {value!r}")
         checked[name] = float(value)
     return checked
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_tree(folder: Path) -> None:
