@@ -4,6 +4,8 @@ times as a real subprocess (start-up imports, console script, the demo's pipelin
 from __future__ import annotations
 
 import json
+import platform
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -170,6 +172,17 @@ def test_lint_json(bad_axon: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'Train'" in diagnostic["message"]
 
 
+@pytest.mark.parametrize("flag", ["-o", "--output", "--format"])
+def test_lint_yaml_is_the_json_report(flag: str, bad_axon: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "-o", "json", str(bad_axon)]) == 2
+    as_json = json.loads(capsys.readouterr().out)
+    assert main(["lint", flag, "yaml", str(bad_axon)]) == 2
+    captured = capsys.readouterr()
+    assert yaml.safe_load(captured.out) == as_json
+    assert as_json["diagnostics"][0]["path"] == BAD_PATH
+    assert captured.err == ""  # the diagnostics are the output, not repeated on stderr
+
+
 def test_lint_json_of_a_good_axon(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "--format", "json", str(DEMO_YAML)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -299,13 +312,17 @@ def _imported_modules(importtime_stderr: str) -> set[str]:
     return modules
 
 
+#: What ``myelin --help``, ``version`` and ``completion`` never import (completion only when completing).
+HEAVY = ("hera", "pydantic", "pydantic_core", "yaml", "kubernetes", "urllib3", "argcomplete")
+
+
 def test_help_imports_neither_hera_nor_pydantic() -> None:
     """DESIGN §7: hera costs ~0.8 s cold; ``myelin --help`` pays for neither it nor the model (pydantic)."""
     result = run_cli("--help", interpreter_args=("-X", "importtime"))
     assert result.returncode == 0, result.stderr
     modules = _imported_modules(result.stderr)
     assert "argparse" in modules  # the parse worked
-    heavy = {m for m in modules if m.split(".")[0] in ("hera", "pydantic", "pydantic_core", "yaml")}
+    heavy = {m for m in modules if m.split(".")[0] in HEAVY}
     assert not heavy, sorted(heavy)
 
 
@@ -398,3 +415,149 @@ def test_review_copies_are_written_beside_the_bundle_not_into_it(tmp_path: Path)
     ]
     kustomization = yaml.safe_load((out_dir / "kustomization.yaml").read_text())
     assert not any("seldondeployment" in name for name in kustomization["resources"])
+
+
+# --- version ---------------------------------------------------------------------------------------------
+
+
+def test_version_names_the_sdk_python_hera_and_kubernetes(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"myelin-sdk: {version('myelin-sdk')}"
+    assert lines[1].startswith(f"python: {platform.python_version()} ({platform.python_implementation()}, ")
+    assert lines[2:] == [f"hera: {version('hera')}", f"kubernetes: {version('kubernetes')}"]
+    assert main(["version", "-o", "json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert list(as_json) == ["myelin-sdk", "python", "hera", "kubernetes"]
+    assert as_json["kubernetes"] == version("kubernetes")
+    assert main(["version", "-o", "yaml"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == as_json
+
+
+def test_version_of_a_package_not_installed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from myelin_sdk.cli import meta
+
+    monkeypatch.setattr(meta, "REPORTED", ("hera", "no-such-distribution-xyz"))
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no-such-distribution-xyz: not installed"
+    assert main(["version", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["no-such-distribution-xyz"] is None
+
+
+def test_dash_dash_version_stays(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"myelin {version('myelin-sdk')}\n"
+
+
+@pytest.mark.parametrize("argv", [["version"], ["completion", "bash"]])
+def test_version_and_completion_import_nothing_heavy(argv: list[str]) -> None:
+    result = run_cli(*argv, interpreter_args=("-X", "importtime"))
+    assert result.returncode == 0, result.stderr
+    allowed = ("argcomplete",) if argv[0] == "completion" else ()  # it writes the script
+    modules = _imported_modules(result.stderr)
+    heavy = {m for m in modules if m.split(".")[0] in HEAVY and m.split(".")[0] not in allowed}
+    assert not heavy, sorted(heavy)
+
+
+# --- completion (argcomplete: the shell runs `myelin` with _ARGCOMPLETE set for each TAB) ------------------
+
+
+def shell_env() -> dict[str, str]:
+    """The environment of a shell that finds the ``myelin`` console script on PATH."""
+    import os
+
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+BASH_COMPLETE = """\
+source <(myelin completion bash)
+COMP_LINE="$1"; COMP_POINT=${#1}
+read -ra COMP_WORDS <<< "$1"; [[ "$1" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+_python_argcomplete myelin
+printf '%s\\n' "${COMPREPLY[@]}"
+"""
+
+
+def bash_complete(line: str) -> list[str]:
+    """What bash offers for TAB at the end of ``line``, through the script ``myelin completion bash``."""
+    result = subprocess.run(
+        ["bash", "-c", BASH_COMPLETE, "bash", line],
+        capture_output=True,
+        text=True,
+        env=shell_env(),
+        cwd=PROJECT,
+        check=True,
+    )
+    return [w.strip() for w in result.stdout.splitlines() if w.strip()]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("myelin sta", ["status"]),
+        ("myelin list -o ", ["table", "json", "yaml"]),
+        ("myelin lint --format ", ["text", "json", "yaml"]),
+        ("myelin completion ", ["bash", "zsh", "fish"]),
+        ("myelin compile examples/recommender_demo/pipe", ["examples/recommender_demo/pipeline.py"]),
+    ],
+)
+def test_bash_completion(line: str, expected: list[str]) -> None:
+    assert [w for w in bash_complete(line) if not w.startswith("-")] == expected
+
+
+def test_bash_completion_of_flags() -> None:
+    assert {"-A", "--all-namespaces", "-n", "--namespace", "-o"} <= set(bash_complete("myelin status -"))
+    assert {"-f", "--follow", "--tail"} <= set(bash_complete("myelin logs ml-rec -"))
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completion() -> None:
+    script = 'myelin completion fish | source; complete -C "myelin sta"; complete -C "myelin get x -o "'
+    result = subprocess.run(
+        ["fish", "--no-config", "-c", script], capture_output=True, text=True, env=shell_env(), check=True
+    )
+    offered = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert offered == ["status", "json", "table", "wide", "yaml"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completion_registers_and_answers() -> None:
+    script = (
+        'autoload -U compinit && compinit -u; eval "$(myelin completion zsh)"; print -- ${_comps[myelin]}'
+    )
+    result = subprocess.run(
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, env=shell_env(), check=True, cwd=PROJECT
+    )
+    assert result.stdout.strip() == "_python_argcomplete"
+    # what _python_argcomplete asks `myelin` under zsh: "word:description" entries separated by \v
+    request = {
+        "COMP_LINE": "myelin sta",
+        "COMP_POINT": "10",
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_SHELL": "zsh",
+        "_ARGCOMPLETE_SUPPRESS_SPACE": "1",
+    }
+    answer = subprocess.run(
+        ["zsh", "-f", "-c", "myelin 8>&1 9>/dev/null 1>/dev/null 2>/dev/null"],
+        capture_output=True,
+        text=True,
+        env={**shell_env(), **request},
+        check=True,
+    )
+    assert answer.stdout.split("\v") == ["status:show an axon's sensors, last runs and deployments"]
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["completion", "tcsh"])
+    assert info.value.code == 2
+    assert "invalid choice: 'tcsh'" in capsys.readouterr().err

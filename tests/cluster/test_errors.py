@@ -7,11 +7,13 @@ documented API contract (tests/support/fake_apiserver.py).
 from __future__ import annotations
 
 import io
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from myelin_sdk.cli import main
 from myelin_sdk.cluster import MAX_BYTES, fetch_text
@@ -140,6 +142,10 @@ def test_client_dry_run_needs_no_cluster(
     assert err.rstrip().endswith("axon ml-rec: 18 planned (client dry run: no cluster was contacted)")
     code, out, _ = submit(capsys, "-n", "ml", "--dry-run=client")
     assert code == 0 and "planned  Sensor" in out
+    code, out, _ = submit(capsys, "-n", "ml", "--dry-run=client", "-o", "json")
+    listed = json.loads(out)
+    assert code == 0 and (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    assert listed["items"] == list(yaml.safe_load_all(compiled))
 
 
 class _Response(io.BytesIO):

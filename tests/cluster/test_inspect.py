@@ -1,4 +1,5 @@
-"""``myelin list``, ``get``, ``status`` and ``endpoint``: reading an axon back from the cluster.
+"""``myelin list``, ``get``, ``status`` and ``endpoint``: reading an axon back from the cluster; their
+``-o json|yaml`` and ``-A``; and ``myelin logs -f`` streaming a pod's log.
 
 No Kubernetes API server can run here; these tests check the client against a local server playing the
 documented API contract (tests/support/fake_apiserver.py), asserting the exact requests sent and the output.
@@ -7,6 +8,13 @@ documented API contract (tests/support/fake_apiserver.py), asserting the exact r
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +29,7 @@ from myelin_sdk.loader import load_path
 from support.fake_apiserver import (
     DEMO,
     FakeAPIServer,
+    pod,
     run_cli,
     seldon_deployment,
     sensor,
@@ -144,8 +153,8 @@ def test_list_json_and_the_context_namespace(api: FakeAPIServer, capsys: pytest.
     assert json.loads(out) == {
         "namespace": "ml",
         "axons": [
-            {"name": "ml-rec", "templates": 8, "sensors": 2, "deployments": 1, "runs": 2},
-            {"name": "other", "templates": 0, "sensors": 0, "deployments": 0, "runs": 1},
+            {"name": "ml-rec", "namespace": "ml", "templates": 8, "sensors": 2, "deployments": 1, "runs": 2},
+            {"name": "other", "namespace": "ml", "templates": 0, "sensors": 0, "deployments": 0, "runs": 1},
         ],
         "missing": [],
     }
@@ -493,3 +502,263 @@ def test_endpoint_errors(
         )
     finally:
         api.stop()
+
+
+# --- -o json|yaml: the same object both ways -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["list", "-A"],
+        ["get", "ml-rec"],
+        ["status", "ml-rec"],
+        ["status", "ml-rec", "-A"],
+        ["endpoint", "ml-rec", "--ingress", "http://localhost:8003"],
+    ],
+    ids=" ".join,
+)
+def test_yaml_output_is_the_json_object(
+    argv: list[str], api: FakeAPIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    code, as_json, _ = run(capsys, *argv, "-o", "json")
+    assert code == 0
+    code, as_yaml, _ = run(capsys, *argv, "-o", "yaml")
+    assert code == 0
+    assert not as_yaml.lstrip().startswith("{")  # block YAML, not JSON
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
+    assert json.loads(as_json)  # an object with content
+
+
+# --- -A / --all-namespaces ------------------------------------------------------------------------------
+
+
+def add_staging(api: FakeAPIServer) -> None:
+    """ml-rec also in namespace staging (a sensor and a run), and an axon only there."""
+    api.add(sensor("ml-rec-deployment-decision-maker", [("Deployed", "True", "")]), namespace="staging")
+    api.add(workflow("ml-rec-staging-run", "Running", template="ml-rec-t"), namespace="staging")
+    api.add(workflow("canary-run", "Succeeded", axon="canary", template="canary-t"), namespace="staging")
+    api.requests.clear()
+
+
+def test_list_all_namespaces(api: FakeAPIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    add_staging(api)
+    code, out, _ = run(capsys, "list", "-A")
+    assert code == 0
+    assert out.splitlines() == [
+        "NAMESPACE  AXON    TEMPLATES  SENSORS  DEPLOYMENTS  RUNS",
+        "ml         ml-rec  8          2        1            2",
+        "ml         other   0          0        0            1",
+        "staging    canary  0          0        0            1",
+        "staging    ml-rec  0          1        0            1",
+    ]
+    # one cluster-wide LIST per kind, never a namespaced one
+    assert [path for path, _ in lists(api)] == [
+        "/apis/argoproj.io/v1alpha1/workflowtemplates",
+        "/apis/argoproj.io/v1alpha1/sensors",
+        "/apis/machinelearning.seldon.io/v1/seldondeployments",
+        "/apis/argoproj.io/v1alpha1/workflows",
+    ]
+    code, out, _ = run(capsys, "list", "--all-namespaces", "-o", "json")
+    listing = json.loads(out)
+    assert listing["namespace"] is None
+    assert [(a["namespace"], a["name"], a["runs"]) for a in listing["axons"]] == [
+        ("ml", "ml-rec", 2),
+        ("ml", "other", 1),
+        ("staging", "canary", 1),
+        ("staging", "ml-rec", 1),
+    ]
+
+
+def test_all_namespaces_with_a_namespace_is_one_clear_error(
+    api: FakeAPIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "list", "-A", "-n", "ml")
+    assert (code, out) == (2, "")
+    assert err == "myelin list: give -n/--namespace or -A/--all-namespaces, not both\n"
+
+
+def test_all_namespaces_forbidden_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = serve(tmp_path, monkeypatch, forbidden={("list", "workflowtemplates")})
+    try:
+        code, _, err = run(capsys, "list", "-A")
+        assert code == 2
+        assert err.startswith(
+            "forbidden: cannot list workflowtemplates.argoproj.io in all namespaces (403): "
+        ), err
+    finally:
+        api.stop()
+
+
+def test_status_all_namespaces(api: FakeAPIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    add_staging(api)
+    code, out, _ = run(capsys, "status", "ml-rec", "-A", "-o", "json")
+    assert code == 0
+    items = json.loads(out)["items"]
+    assert [s["namespace"] for s in items] == ["ml", "staging"]
+    assert [r["name"] for r in items[1]["runs"]] == ["ml-rec-staging-run"]
+    assert items[1]["deployments"] == []
+    assert len(items[0]["deployments"]) == 1
+    code, out, _ = run(capsys, "status", "ml-rec", "-A")
+    assert code == 0
+    assert "axon ml-rec in namespace ml\n" in out and "axon ml-rec in namespace staging\n" in out
+    assert out.index("namespace ml\n") < out.index("namespace staging\n")
+
+
+def test_status_all_namespaces_of_an_unknown_axon(
+    api: FakeAPIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "status", "nope", "-A")
+    assert (code, out) == (1, "")
+    assert err == (
+        "axon 'nope' has no objects in any namespace (none labelled myelin.io/axon=nope) — see "
+        "`myelin list -A`\n"
+    )
+
+
+# --- logs -f --------------------------------------------------------------------------------------------
+
+
+def add_pods(api: FakeAPIServer) -> None:
+    api.add(pod("ml-rec-train-1", "train-myelin-recommender", "2024-01-02T00:00:00Z", phase="Running"))
+    api.add(pod("ml-rec-prep-1", "data-prep-myelin-recommender", "2024-01-03T00:00:00Z"))
+    api.logs[("ml", "ml-rec-train-1", "main")] = "epoch 1\n"
+    api.logs[("ml", "ml-rec-prep-1", "main")] = "downloaded\n"
+
+
+class Lines:
+    """The stdout lines of a process, read by a thread: ``next_line()`` fails after a timeout, not hangs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        threading.Thread(target=lambda: [self.lines.put(line) for line in stdout], daemon=True).start()
+
+    def next_line(self, timeout: float = 60) -> str:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line from the command within {timeout} s") from None
+
+
+def start_follow(*argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "myelin_sdk.cli", "logs", "ml-rec", "-f", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_logs_follow_streams_until_the_pod_ends(api: FakeAPIServer) -> None:
+    """Each line reaches the user's terminal while the pod still runs: the server sends the next chunk only
+    after the test has read the previous one from the command's stdout."""
+    add_pods(api)
+    more: queue.Queue[str | None] = queue.Queue()
+    api.follow[("ml", "ml-rec-train-1", "main")] = more
+    proc = start_follow("-n", "ml")
+    try:
+        out = Lines(proc)
+        # the running pod, not the newer finished one
+        assert out.next_line() == "==> pod ml-rec-train-1 (task train-myelin-recommender, Running) <==\n"
+        assert out.next_line() == "epoch 1\n"
+        more.put("epoch 2\n")
+        assert out.next_line() == "epoch 2\n"
+        more.put("loss 0.1\n")
+        assert out.next_line() == "loss 0.1\n"
+        more.put(None)  # the container ends: so does the stream, and the command
+        assert proc.wait(timeout=30) == 0
+        time.sleep(0.2)
+        assert out.lines.empty()
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    follows = [r for r in api.requests if r.path.endswith("/log")]
+    assert [(r.path, r.query) for r in follows] == [
+        ("/api/v1/namespaces/ml/pods/ml-rec-train-1/log", {"container": ["main"], "follow": ["true"]})
+    ]
+
+
+def test_logs_follow_interrupted_exits_130(api: FakeAPIServer) -> None:
+    add_pods(api)
+    api.follow[("ml", "ml-rec-train-1", "main")] = queue.Queue()  # never ends
+    proc = start_follow("-n", "ml", "--tail", "5")
+    try:
+        out = Lines(proc)
+        out.next_line()
+        assert out.next_line() == "epoch 1\n"
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    (request,) = [r for r in api.requests if r.path.endswith("/log")]
+    assert request.query["tailLines"] == ["5"]
+
+
+def test_logs_follow_a_finished_pod_and_errors(
+    api: FakeAPIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.add(pod("ml-rec-prep-1", "data-prep-myelin-recommender", "2024-01-03T00:00:00Z"))
+    api.logs[("ml", "ml-rec-prep-1", "main")] = "downloaded\nsplit"
+    code, out, _ = run(capsys, "logs", "ml-rec", "-n", "ml", "--follow")
+    assert code == 0
+    assert (
+        out == "==> pod ml-rec-prep-1 (task data-prep-myelin-recommender, Succeeded) <==\ndownloaded\nsplit"
+    )
+    del api.logs[("ml", "ml-rec-prep-1", "main")]  # the kubelet's 400 for a container the pod lacks
+    code, _, err = run(capsys, "logs", "ml-rec", "-n", "ml", "-f")
+    assert code == 2
+    assert err.endswith(
+        "cannot follow the log of pod ml-rec-prep-1 in namespace ml (400): container main is not valid for "
+        "pod ml-rec-prep-1\n"
+    ), err
+
+
+# --- delete -o json|yaml, and -A where it does not belong -----------------------------------------------
+
+
+def test_delete_json_and_yaml(api: FakeAPIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    code, out, err = run(capsys, "delete", "ml-rec", "-n", "ml", "--yes", "-o", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["axon"], report["namespace"]) == ("ml-rec", "ml")
+    deleted = [(o["kind"], o["name"]) for o in report["objects"] if o["outcome"] == "deleted"]
+    assert len(deleted) == len(report["objects"]) == 20
+    assert deleted[0] == ("Sensor", "ml-rec-deployment-decision-maker")
+    assert deleted[-1] == ("PersistentVolumeClaim", "ml-rec-axon-store")
+    assert err == "axon ml-rec: 20 deleted\n"
+    code, out, _ = run(capsys, "delete", "other", "-n", "ml", "--yes", "-o", "yaml")
+    assert code == 0
+    assert yaml.safe_load(out) == {
+        "axon": "other",
+        "namespace": "ml",
+        "objects": [{"kind": "Workflow", "name": "other-run", "outcome": "deleted"}],
+    }
+    assert [key[3] for key in api.objects] == ["default"]  # the ServiceAccount of no axon stays
+
+
+@pytest.mark.parametrize("argv", [["get", "ml-rec", "-A"], ["logs", "ml-rec", "-A"], ["delete", "x", "-A"]])
+def test_all_namespaces_only_where_it_is_taken(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(capsys, *argv)
+    assert info.value.code == 2
+    assert "unrecognized arguments: -A" in capsys.readouterr().err
+
+
+def test_status_local_with_all_namespaces(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "status", "--local", "-A")
+    assert (code, out) == (2, "")
+    assert err == "myelin status: -A/--all-namespaces reads the cluster; it does not go with --local\n"

@@ -61,9 +61,10 @@ def now() -> datetime:
 
 
 class Reader:
-    """LISTs of one namespace, with errors made readable and missing CRDs collected."""
+    """LISTs of one namespace (``None``: of every namespace), with errors made readable and missing CRDs
+    collected."""
 
-    def __init__(self, transport: Transport, namespace: str) -> None:
+    def __init__(self, transport: Transport, namespace: str | None) -> None:
         self.transport = transport
         self.namespace = namespace
         self.missing: list[str] = []
@@ -90,14 +91,13 @@ class Reader:
         return items
 
 
-def http_error(exc: HttpError, verb: str, what: str, namespace: str) -> MyelinError:
+def http_error(exc: HttpError, verb: str, what: str, namespace: str | None) -> MyelinError:
+    where = "in all namespaces" if namespace is None else f"in namespace {namespace}"
     if exc.status in (401, 403):
         word = "unauthorized" if exc.status == 401 else "forbidden"
-        return MyelinError(
-            f"{word}: cannot {verb} {what} in namespace {namespace} ({exc.status}): {exc.message}"
-        )
+        return MyelinError(f"{word}: cannot {verb} {what} {where} ({exc.status}): {exc.message}")
     reason = f" {exc.reason}" if exc.reason else ""
-    return MyelinError(f"cannot {verb} {what} in namespace {namespace} ({exc.status}{reason}): {exc.message}")
+    return MyelinError(f"cannot {verb} {what} {where} ({exc.status}{reason}): {exc.message}")
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -156,15 +156,17 @@ def require_some(found: bool, axon: str, namespace: str) -> None:
 class AxonSummary:
     name: str
     counts: dict[str, int | None] = field(default_factory=dict)  # None: the kind is not installed
+    namespace: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.counts}
+        return {"name": self.name, "namespace": self.namespace, **self.counts}
 
 
-def list_axons(transport: Transport, namespace: str) -> tuple[list[AxonSummary], list[str]]:
-    """The axons of ``namespace`` (by their ``myelin.io/axon`` label), with counts; and missing CRDs."""
+def list_axons(transport: Transport, namespace: str | None) -> tuple[list[AxonSummary], list[str]]:
+    """The axons of ``namespace`` (``None``: of every namespace) by their ``myelin.io/axon`` label, with
+    counts; and missing CRDs."""
     reader = Reader(transport, namespace)
-    found: dict[str, AxonSummary] = {}
+    found: dict[tuple[str, str], AxonSummary] = {}
     missing_kinds: list[str] = []
     for api_version, kind, column in LIST_KINDS:
         items = reader.list(api_version, kind, f"{PART_OF}=myelin")
@@ -174,9 +176,10 @@ def list_axons(transport: Transport, namespace: str) -> tuple[list[AxonSummary],
         for item in items:
             axon = labels_of(item).get(AXON_LABEL)
             if axon:
-                summary = found.setdefault(axon, AxonSummary(axon))
+                where = namespace or str(item.get("metadata", {}).get("namespace") or "")
+                summary = found.setdefault((where, axon), AxonSummary(axon, namespace=where))
                 summary.counts[column] = int(summary.counts.get(column) or 0) + 1
-    axons = [found[name] for name in sorted(found)]
+    axons = [found[key] for key in sorted(found)]
     for summary in axons:
         summary.counts = {
             c: (None if c in missing_kinds else summary.counts.get(c, 0)) for _, _, c in LIST_KINDS
@@ -184,12 +187,37 @@ def list_axons(transport: Transport, namespace: str) -> tuple[list[AxonSummary],
     return axons, reader.missing
 
 
-def format_axons(axons: list[AxonSummary], namespace: str) -> str:
+def format_axons(axons: list[AxonSummary], namespace: str | None) -> str:
+    """The table of ``myelin list``; with a NAMESPACE column first for every namespace (``None``)."""
     if not axons:
-        return f"no axons in namespace {namespace}\n"
-    header = ("AXON", *(c.upper() for _, _, c in LIST_KINDS))
-    rows = [(a.name, *("-" if v is None else str(v) for v in a.counts.values())) for a in axons]
+        return "no axons in any namespace\n" if namespace is None else f"no axons in namespace {namespace}\n"
+    first = () if namespace else ("NAMESPACE",)
+    header = (*first, "AXON", *(c.upper() for _, _, c in LIST_KINDS))
+    rows = [
+        (
+            *(() if namespace else (a.namespace,)),
+            a.name,
+            *("-" if v is None else str(v) for v in a.counts.values()),
+        )
+        for a in axons
+    ]
     return table([header, *rows])
+
+
+def axon_namespaces(transport: Transport, axon: str) -> list[str]:
+    """The namespaces holding objects of ``axon`` (``myelin status -A``), sorted; NotFoundError if none."""
+    reader = Reader(transport, None)
+    found: set[str] = set()
+    for api_version, kind, _ in LIST_KINDS:
+        for item in reader.list(api_version, kind, selector(axon)) or []:
+            found.add(str(item.get("metadata", {}).get("namespace") or ""))
+    found.discard("")
+    if not found:
+        raise NotFoundError(
+            f"axon '{axon}' has no objects in any namespace (none labelled {AXON_LABEL}={axon}) "
+            "— see `myelin list -A`"
+        )
+    return sorted(found)
 
 
 # --- myelin get ---------------------------------------------------------------------------------------

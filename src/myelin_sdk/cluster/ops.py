@@ -1,7 +1,12 @@
-"""Acting on an axon in the cluster: ``myelin delete``, ``myelin logs`` and ``myelin submit --watch``."""
+"""Acting on an axon in the cluster: ``myelin delete``, ``myelin logs [-f]`` and ``myelin submit --watch``.
+
+for chunk in follow_log(transport, "ml", "ml-rec-train-x1"):  # until the pod ends
+    print(chunk, end="")
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -90,8 +95,10 @@ def pod_logs(
     task: str | None = None,
     tail: int | None = None,
     container: str = "main",
+    read: bool = True,
 ) -> Iterator[PodLog]:
-    """The ``main`` container log of every pod of ``axon`` (of its task ``task``), newest pod first."""
+    """The ``main`` container log of every pod of ``axon`` (of its task ``task``), newest pod first
+    (``read=False``: the pods only, ``text`` left ``None``)."""
     from ..names import dns_label
 
     label_selector = selector(axon)
@@ -113,6 +120,9 @@ def pod_logs(
             str((pod.get("status") or {}).get("phase") or "Unknown"),
             None,
         )
+        if not read:
+            yield entry
+            continue
         try:
             entry.text = transport.request_text(
                 "GET", resource.path(namespace, name) + "/log", query, accept="text/plain"
@@ -124,6 +134,66 @@ def pod_logs(
                 ) from None
             entry.error = exc.message
         yield entry
+
+
+def follow_log(
+    transport: Transport, namespace: str, pod: str, tail: int | None = None, container: str = "main"
+) -> Iterator[str]:
+    """The log of ``pod`` as the kubelet streams it (``follow=true``): text chunks as they are written,
+    ending when the container ends (or the caller stops iterating: Ctrl-C)."""
+    import codecs
+
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    from .transport import TIMEOUT
+
+    resource = transport.resource("v1", "Pod")
+    assert resource is not None
+    path = resource.path(namespace, pod) + "/log"
+    query = [("container", container), ("follow", "true")]
+    query += [("tailLines", str(tail))] if tail is not None else []
+    api = transport.api_client
+    unreachable = f"cannot reach the cluster at {transport.host}"
+    try:
+        params = api.param_serialize(
+            "GET",
+            path,
+            query_params=query,
+            header_params={"Accept": "text/plain"},
+            auth_settings=["BearerToken"],
+        )
+        response = api.call_api(*params, _request_timeout=(TIMEOUT[0], None))  # no read timeout: follow
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise MyelinError(f"{unreachable}: {exc}") from None
+    except ApiException as exc:
+        raise MyelinError(f"cannot follow the log of pod {pod} ({exc.status}): {exc.reason}") from None
+    raw = response.response  # urllib3's response, not yet read
+    try:
+        if not 200 <= response.status <= 299:
+            text = raw.data.decode("utf-8", "replace")
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = {}
+            error = HttpError(response.status, body if isinstance(body, dict) else {}, text)
+            word = "forbidden: cannot get" if response.status in (401, 403) else "cannot follow"
+            raise MyelinError(
+                f"{word} the log of pod {pod} in namespace {namespace} ({error.status}): {error.message}"
+            )
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        try:
+            for chunk in raw.stream(2**14, decode_content=True):
+                text = decoder.decode(chunk)
+                if text:
+                    yield text
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise MyelinError(f"{unreachable}: the log of pod {pod} broke off: {exc}") from None
+        tail_text = decoder.decode(b"", final=True)
+        if tail_text:
+            yield tail_text
+    finally:
+        raw.release_conn()
 
 
 # --- myelin submit --watch ----------------------------------------------------------------------------
