@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv prometheus test lint demo manifests benchmark golden docs clean
+.PHONY: help venv prometheus test lint demo manifests benchmark golden pictures docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -45,9 +45,22 @@ benchmark: ## the recommender against Surprise's SVD and SVD++ on 5 folds of Mov
 	test -x $(BENCH_VENV)/bin/python || { $(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements.txt; }
 	$(BENCH_VENV)/bin/python benchmarks/run.py --data-dir $(MOVIELENS_DIR)
 
-docs: $(STAMP) ## build the documentation site into build/site (mkdocs)
-	$(PY) -m pip install --quiet -e '.[dev,docs]'
+pictures: $(STAMP) ## redraw the Axon pictures the docs show (docs/img/*.svg; needs Graphviz's dot)
+	$(PY) docs/pictures.py
+
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,demo,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP) ## build the documentation site into build/site (mkdocs --strict, API reference from the docstrings)
 	$(VENV)/bin/mkdocs build --strict -d build/site
+
+.PHONY: notebook-strip
+notebook-strip: $(STAMP) ## remove outputs and execution counts from the example notebook (the tests refuse them in git)
+	$(PY) -c 'import sys, nbformat; nb = nbformat.read(sys.argv[1], 4); \
+	[c.update(outputs=[], execution_count=None) or c.metadata.pop("execution", None) for c in nb.cells if c.cell_type == "code"]; \
+	nbformat.write(nb, sys.argv[1])' examples/recommender_demo/notebook.ipynb
 
 clean: ## remove the virtual environment and build output
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -114,7 +114,7 @@ DEMO = (SHARED / "recommender-demo.2019-07.yaml").read_text()
             "apiVersion: myelin.io/v2",
             "apiVersion: expected myelin.io/v1alpha1",
         ),
-        ("  name: ml-rec\n", "  name: ml-rec\n  labels: {a: b}\n", "metadata.labels: not supported"),
+        ("  name: ml-rec\n", "  name: ml-rec\n  owner: me\n", "metadata.owner: not supported"),
     ],
 )
 def test_errors_name_file_line_path_and_expectation(old: str, new: str, expected: str) -> None:
@@ -189,3 +189,32 @@ def test_written_yaml_uses_the_original_keys(path: Path) -> None:
     source = _keys(load_documents(path.read_text())[0].data)
     written = _keys(Axon.from_file(path).to_document())
     assert source - LEGACY_KEYS <= written, sorted(source - LEGACY_KEYS - written)
+
+
+def test_an_axon_read_back_from_the_api_server_loads() -> None:
+    """``kubectl get axon -o yaml`` adds uid, resourceVersion, managedFields, annotations...: read past them;
+    a field of the user's own that is not an Axon's still fails."""
+    text = """\
+apiVersion: myelinproj.io/v1alpha1
+kind: Axon
+metadata:
+  name: served
+  namespace: ml
+  uid: 7c0a0c36-1b8f-4f7e-9d0c-2f0c3b1f6a11
+  resourceVersion: "123456"
+  generation: 3
+  creationTimestamp: "2019-07-06T10:00:00Z"
+  annotations: {kubectl.kubernetes.io/last-applied-configuration: "{}"}
+  labels: {team: recsys}
+  managedFields: [{manager: kubectl, operation: Apply}]
+spec:
+  tasks:
+    - {name: Prep, container: {image: busybox, command: [sh, -c, "true"]}}
+  sensors:
+    - {name: Start, tasks: [{resourceExecutor: {task: Prep}}]}
+status: {phase: Running}
+"""
+    axon = Axon.from_yaml(text)
+    assert (axon.name, axon.namespace) == ("served", "ml")
+    with pytest.raises(MyelinError, match=r"metadata\.owner: not supported"):
+        Axon.from_yaml(text.replace("  uid:", "  owner: me\n  uid:"))

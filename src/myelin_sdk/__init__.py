@@ -6,7 +6,11 @@
 ...     _ = Sensor("OnStart", tasks=[say])
 >>> [t.name for t in axon.tasks]
 ['Say']
->>> kinds = [m["kind"] for m in axon.compile()]     # doctest: +SKIP
+>>> bundle = compile(axon)                   # doctest: +SKIP
+>>> run = run_local(axon, RunOptions(port=9000))   # doctest: +SKIP
+
+``compile(axon)`` returns a :class:`Bundle` of manifests, ``load("axon.yaml")`` reads an Axon YAML or a
+``pipeline.py``, ``run_local(axon)`` starts a local run and returns its :class:`LocalRun` handle.
 
 The model lives in :mod:`myelin_sdk.spec`, the compiler in :mod:`myelin_sdk.compiler`, the checks in
 :mod:`myelin_sdk.lint`, the command line in :mod:`myelin_sdk.cli`.
@@ -18,8 +22,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .compiler import compile_axon as compile
+    from .compiler.bundle import Bundle
     from .config import CompileOptions
     from .errors import Diagnostic, MyelinError, UnsupportedError
+    from .loader import load_path as load
+    from .local import LocalRun, PredictionError, RunFailed, RunOptions, run_local
     from .spec import (
         S2I,
         S3,
@@ -68,13 +76,21 @@ _LAZY = {
     "Diagnostic": ".errors",
     "MyelinError": ".errors",
     "UnsupportedError": ".errors",
+    "Bundle": ".compiler.bundle",
+    "LocalRun": ".local",
+    "PredictionError": ".local",
+    "RunFailed": ".local",
+    "RunOptions": ".local",
+    "run_local": ".local",
 }
+#: Public names that are another name in their module.
+_ALIAS = {"compile": (".compiler", "compile_axon"), "load": (".loader", "load_path")}
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        module = importlib.import_module(_LAZY.get(name, ".spec"), __name__)
-        value = getattr(module, name)
+        where, attribute = _ALIAS.get(name, (_LAZY.get(name, ".spec"), name))
+        value = getattr(importlib.import_module(where, __name__), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -91,6 +107,7 @@ __all__ = [
     "Artifact",
     "Axon",
     "BackendModel",
+    "Bundle",
     "Calendar",
     "CompileOptions",
     "ContainerSpec",
@@ -107,17 +124,21 @@ __all__ = [
     "ImageBuild",
     "Lifecycle",
     "Local",
+    "LocalRun",
     "Metric",
     "MetricSpec",
     "Model",
     "MyelinError",
     "Parameter",
+    "PredictionError",
     "Resources",
     "Rest",
     "RolloutStep",
     "Route",
     "RouteDestination",
     "RoutingStep",
+    "RunFailed",
+    "RunOptions",
     "SecretKeySelector",
     "Sensor",
     "SensorStep",
@@ -128,4 +149,7 @@ __all__ = [
     "UnsupportedError",
     "Volume",
     "VolumeClaimTemplate",
+    "compile",
+    "load",
+    "run_local",
 ]

@@ -5,7 +5,8 @@ documented API contract (https://kubernetes.io/docs/reference/using-api/api-conc
 
 - discovery: ``/api``, ``/apis``, ``/api/v1`` and ``/apis/<group>/<version>`` resource lists (which CRDs
   exist is configurable; a group version with no resources answers 404);
-- GET / POST / PUT / DELETE on objects, LIST with an equality ``labelSelector`` on namespaced collections;
+- GET / POST / PUT / DELETE on objects, LIST with an equality ``labelSelector`` on namespaced collections,
+  and across every namespace on the cluster-wide path (``/apis/argoproj.io/v1alpha1/workflows``);
 - 201 on create, 409 ``AlreadyExists`` on creating an existing name, ``resourceVersion`` bumped on every write
   and required on PUT (422 when missing, 409 ``Conflict`` when stale);
 - ``dryRun=All``: validated and answered, never persisted;
@@ -15,6 +16,9 @@ documented API contract (https://kubernetes.io/docs/reference/using-api/api-conc
   adds;
 - ``GET /api/v1/namespaces/<ns>/pods/<pod>/log?container=&tailLines=`` answering ``text/plain`` (from
   ``server.logs``; 400 ``BadRequest`` for a container the pod does not have, as the kubelet's answer);
+  with ``follow=true`` a chunked ``text/plain`` stream: the log so far, then each chunk a test puts in
+  ``server.follow[(namespace, pod, container)]`` (a queue) as it arrives, ending at ``None`` (the container
+  ended) — without a queue the stream ends after the log so far, as for a finished pod;
 - objects put in place by a test with :meth:`FakeAPIServer.add` (as controllers would: Workflows with
   ``status.phase``, Sensors with ``status.conditions``, SeldonDeployments with ``status.state``, pods), and a
   ``before`` hook run before each request is answered, to change them after N polls.
@@ -26,8 +30,9 @@ from __future__ import annotations
 
 import copy
 import json
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +76,23 @@ class Text(str):
 
 
 @dataclass
+class Stream:
+    """A ``follow=true`` log answer: ``text`` at once, then the chunks of ``more`` until ``None``."""
+
+    text: str
+    more: queue.Queue[str | None] | None
+
+    def chunks(self) -> Iterator[str]:
+        if self.text:
+            yield self.text
+        while self.more is not None:
+            chunk = self.more.get(timeout=30)
+            if chunk is None:
+                return
+            yield chunk
+
+
+@dataclass
 class Request:
     method: str
     path: str
@@ -94,6 +116,8 @@ class FakeAPIServer:
     resource_version: int = 100
     #: (namespace, pod, container) -> the container's log
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: (namespace, pod, container) -> what a ``follow=true`` stream sends after the log (None: the end)
+    follow: dict[tuple[str, str, str], queue.Queue[str | None]] = field(default_factory=dict)
     #: called with (server, request) before each request is answered, under the server's lock
     before: Callable[[FakeAPIServer, Request], None] | None = None
     #: answer every request with this status (401: expired credentials, 500: a broken API server)
@@ -228,7 +252,7 @@ class FakeAPIServer:
         if rest[0] not in known or len(rest) > 2:
             return _status(404, "NotFound", "the server could not find the requested resource")
         plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
-        kind, _ = known[plural]
+        kind, namespaced = known[plural]
         qualified = f"{plural}.{group}" if group else plural
         verb = {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "DELETE": "delete"}[
             method
@@ -259,7 +283,8 @@ class FakeAPIServer:
             items = [
                 o
                 for (g, p, ns, _), o in sorted(self.objects.items())
-                if (g, p, ns) == (group, plural, namespace)
+                if (g, p) == (group, plural)
+                and (ns == namespace or (namespaced and not namespace))  # no namespace: every namespace
                 and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
             ]
             return 200, {
@@ -334,6 +359,8 @@ class FakeAPIServer:
         lines = self.logs[(namespace, pod, container)].splitlines(keepends=True)
         if "tailLines" in query:
             lines = lines[len(lines) - int(query["tailLines"][0]) :] if int(query["tailLines"][0]) else []
+        if query.get("follow") == ["true"]:
+            return 200, Stream("".join(lines), self.follow.get((namespace, pod, container)))
         return 200, Text("".join(lines))
 
 
@@ -360,6 +387,20 @@ def _handler(server: FakeAPIServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             code, answer = server.handle(self.command, url.path, parse_qs(url.query), body)
+            if isinstance(answer, Stream):  # outside the server's lock: other requests go on
+                self.protocol_version = "HTTP/1.1"
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in answer.chunks():
+                    data = chunk.encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
+                return
             text = isinstance(answer, Text)
             data = answer.encode() if text else json.dumps(answer).encode()
             self.send_response(code)

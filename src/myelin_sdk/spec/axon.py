@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..compiler.bundle import Bundle
     from ..config import CompileOptions
     from ..errors import Diagnostic
+    from ..graph import AxonGraph
     from ..local.handle import LocalRun
 
 API_VERSIONS = ("myelin.io/v1alpha1", "myelinproj.io/v1alpha1")
@@ -173,6 +174,38 @@ class Axon(SpecModel):
         return run_local(
             self, RunOptions(**options), artifacts={k: Path(v) for k, v in (artifacts or {}).items()}
         )
+
+    # --- the picture (myelin_sdk.graph): a notebook shows an Axon as its graph ------------------------------
+
+    def __repr__(self) -> str:
+        tasks = ", ".join(t.name for t in self.tasks)
+        sensors = ", ".join(s.name for s in self.sensors)
+        return f"Axon({self.name!r}, tasks=[{tasks}], sensors=[{sensors}])"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: the outline of :meth:`graph`."""
+        from ..graph import to_text
+
+        printer.text(repr(self) if cycle else to_text(self.graph()).rstrip("\n"))
+
+    def _repr_svg_(self) -> str | None:
+        """The picture as SVG (``None`` without Graphviz's ``dot``: the notebook uses the HTML outline)."""
+        from ..graph import to_svg
+
+        return to_svg(self.graph())
+
+    def _repr_html_(self) -> str:
+        """The picture inline, or a text outline with a note saying how to get the picture."""
+        from ..graph import to_html
+
+        return to_html(self.graph())
+
+    def graph(self) -> AxonGraph:
+        """The picture's graph model: tasks, sensors, deployers and the edges between them
+        (:mod:`myelin_sdk.graph`; ``myelin graph PATH -o axon.svg`` draws it)."""
+        from ..graph import axon_graph
+
+        return axon_graph(self)
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         """The command line of a ``pipeline.py``: ``--yaml``, ``-o DIR``, ``--lint`` (see ``--help``)."""
