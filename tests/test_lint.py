@@ -902,3 +902,25 @@ def test_cli_lint_and_compile_print_the_same_errors_and_exit_status(
     assert lint_status == compile_status == 2
     assert lint_lines == compile_lines
     assert all("not supported yet" in line for line in lint_lines)
+
+
+def test_a_graph_seldon_cannot_serve_is_a_lint_error_with_the_field_path_as_in_compile() -> None:
+    """The test Axon of every graph feature lints clean; naming a combiner in its feedback route is refused by
+    lint and compile alike (Seldon sends no feedback to a COMBINER), at the entry's field path."""
+    from pathlib import Path
+
+    from myelin_sdk.compiler import compile_axon
+    from myelin_sdk.errors import UnsupportedError
+
+    path = Path(__file__).resolve().parent / "fixtures" / "graphs" / "every-graph-feature.yaml"
+    text = path.read_text()
+    assert lint_axon(load(text)) == []
+    feedback_to_scaler = "- model: Scaler\n                    path: /send-feedback"
+    broken = load(text.replace(feedback_to_scaler, "- model: Blender"))
+    where = "spec.sensors[1].tasks[0].deployer.routes[3].dag[0].model"
+    (diagnostic,) = lint_axon(broken)
+    assert (diagnostic.path, diagnostic.severity) == (where, "error")
+    assert "Seldon sends no feedback to a COMBINER node" in diagnostic.message
+    with pytest.raises(UnsupportedError) as err:
+        compile_axon(broken)
+    assert [(d.path, d.message) for d in err.value.diagnostics] == [(where, diagnostic.message)]

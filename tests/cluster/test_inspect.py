@@ -762,3 +762,46 @@ def test_status_local_with_all_namespaces(capsys: pytest.CaptureFixture[str]) ->
     code, out, err = run(capsys, "status", "--local", "-A")
     assert (code, out) == (2, "")
     assert err == "myelin status: -A/--all-namespaces reads the cluster; it does not go with --local\n"
+
+
+def test_endpoint_lists_every_route_of_a_multi_route_deployer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SeldonDeployments the compiler makes for a deployer with routes /predict, /rank and /scale (the
+    compiled review documents, as the deploy step applies them): one URL per route, feedback on /predict."""
+    every = Path(__file__).resolve().parents[1] / "fixtures" / "graphs" / "every-graph-feature.yaml"
+    bundle = compile_axon(load_path(every), CompileOptions(namespace="ml"))
+    server = serve(tmp_path, monkeypatch)
+    try:
+        for doc in reversed(bundle.reviews):  # the API server's order must not matter
+            server.add({**doc, "status": {"state": "Available"}})
+        code, out, _ = run(
+            capsys, "endpoint", "-n", "ml", "graph-demo", "-o", "json", "--ingress", "http://gw"
+        )
+        assert code == 0
+        result = json.loads(out)
+        base = "http://gw/seldon/ml/graph-demo-graph"
+        assert result["routes"] == [
+            {"deployer": "graph", "route": "/predict", "deployment": "graph-demo-graph",
+             "url": f"{base}/api/v1.0/predictions"},
+            {"deployer": "graph", "route": "/rank", "deployment": "graph-demo-graph-rank",
+             "url": f"{base}-rank/api/v1.0/predictions"},
+            {"deployer": "graph", "route": "/scale", "deployment": "graph-demo-graph-scale",
+             "url": f"{base}-scale/api/v1.0/predictions"},
+        ]  # fmt: skip
+        assert result["predictUrl"] == f"{base}/api/v1.0/predictions"
+        assert result["feedbackUrl"] == f"{base}/api/v1.0/feedback"
+        assert [d["feedbackUrl"] for d in result["deployments"]] == [f"{base}/api/v1.0/feedback", None, None]
+        code, out, _ = run(capsys, "endpoint", "-n", "ml", "graph-demo", "--ingress", "http://gw")
+        assert code == 0
+        assert out.startswith(
+            "graph-demo-graph (Available)\n"
+            f"  predict:  {base}/api/v1.0/predictions\n"
+            f"  feedback: {base}/api/v1.0/feedback\n"
+            "graph-demo-graph-rank (Available), route /rank\n"
+            f"  predict:  {base}-rank/api/v1.0/predictions\n"
+            "graph-demo-graph-scale (Available), route /scale\n"
+            f"  predict:  {base}-scale/api/v1.0/predictions\n"
+        )
+    finally:
+        server.stop()

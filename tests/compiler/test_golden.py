@@ -22,6 +22,8 @@ CASES = {
     "recommender-demo.yaml": PROJECT / "examples" / "recommender_demo" / "recommender-demo.yaml",
     # the seed blog post's Axon, in the original 2019 forms (tests/fixtures/legacy/)
     "blog-movie-recommender.yaml": PROJECT / "tests" / "fixtures" / "legacy" / "blog-movie-recommender.yaml",
+    # a multi-route model graph: one SeldonDeployment per route, combiners, custom and external servers
+    "every-graph-feature.yaml": PROJECT / "tests" / "fixtures" / "graphs" / "every-graph-feature.yaml",
 }
 
 

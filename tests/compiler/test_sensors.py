@@ -159,19 +159,24 @@ def unmappable_deployer(train: TrainTask, serve: DeployTask) -> Deployer:
     return Deployer("dep", models=[model], rollout_spec=[rollout])
 
 
-def test_a_deployer_that_cannot_map_to_seldon_is_left_out_with_a_warning() -> None:
+def test_a_deployer_that_cannot_map_to_seldon_is_refused_with_its_field_path() -> None:
+    """Never left out silently: compile refuses it, and lint reports the same error (one rule set)."""
+    from myelin_sdk.compiler import refusals
+    from myelin_sdk.errors import UnsupportedError
+    from myelin_sdk.lint import errors_only, lint_axon
+
     with Axon("d") as axon:
         VolumeClaimTemplate("store", storage="1Gi")
         train = TrainTask("Train", image="busybox")
         serve = DeployTask("Serve", image="seldon:1")
         Sensor("Deploy", triggers=[Lifecycle(train)], tasks=[unmappable_deployer(train, serve)])
-    bundle = compile_axon(axon)
-    assert not bundle.find("WorkflowTemplate", "d-sensor-deploy")
-    assert [(w.path, w.severity) for w in bundle.warnings] == [
-        ("spec.sensors[0].tasks[0].deployer.rolloutSpec[0].match", "warning"),
-        ("spec.sensors[0]", "warning"),
-    ]
-    assert "left out" in bundle.warnings[0].message
+    with pytest.raises(UnsupportedError) as err:
+        compile_axon(axon)
+    path = "spec.sensors[0].tasks[0].deployer.rolloutSpec[0].match"
+    assert [d.path for d in err.value.diagnostics] == [path]
+    assert "predictors get traffic by weight only" in str(err.value)
+    assert refusals(axon) == list(err.value.diagnostics)
+    assert [d.path for d in errors_only(lint_axon(axon))] == [path]
 
 
 def test_a_condition_prometheus_cannot_measure_is_refused() -> None:
@@ -249,24 +254,6 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in strings(v)]
     return [value] if isinstance(value, str) else []
-
-
-def test_a_left_out_sensor_brings_no_triggers_either() -> None:
-    """No exit notification, EventSource entry or alert rule is compiled for a sensor nobody compiles."""
-    from myelin_sdk import Alert
-
-    with Axon("d", namespace="ml") as axon:
-        VolumeClaimTemplate("store", storage="1Gi")
-        train = TrainTask("Train", image="busybox")
-        serve = DeployTask("Serve", image="seldon:1")
-        deployer = unmappable_deployer(train, serve)
-        Sensor("Deploy", triggers=[Lifecycle(train), Alert("{{acc}} < 1", name="low")], tasks=[deployer])
-    bundle = compile_axon(axon)
-    kinds = ["ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "WorkflowTemplate"]
-    assert [m["kind"] for m in bundle] == kinds
-    (train_template,) = bundle.find("WorkflowTemplate")
-    names = [t["name"] for t in train_template["spec"]["templates"]]
-    assert names == ["run", "main", "register"]  # no notify wrapper
 
 
 def test_alerts_without_a_namespace_warn_that_alertmanager_cannot_resolve_the_webhook() -> None:

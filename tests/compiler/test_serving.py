@@ -34,11 +34,13 @@ from myelin_sdk.compiler.serving import (
     KIND,
     REVIEW_LABEL,
     REVIEW_VERSION,
+    ROUTE_ANNOTATION,
     VERSIONS_ANNOTATION,
     GraphVersion,
-    deployer_path,
     first_deploy_review,
+    first_deploy_reviews,
     seldon_deployment,
+    seldon_deployments,
     served_versions,
 )
 from myelin_sdk.errors import UnsupportedError
@@ -62,8 +64,8 @@ MODEL_GRAPH = EXAMPLES / "multi-model-dag_axon-model-graph.yaml"
 EXTERNAL = EXAMPLES / "multi-model-dag_axon-external.yaml"
 GPT2_GPU = EXAMPLES / "gpt2-demo_axon_gpu.yaml"
 
-#: Files whose deployers cannot map to Seldon Core (extra predict routes, includeInput, external models).
-NOT_MAPPABLE = {MODEL_GRAPH.name, EXTERNAL.name}
+#: Files whose deployers use every graph form: several routes, includeInput, external and custom servers.
+GRAPHS = {MODEL_GRAPH.name, EXTERNAL.name}
 
 OPTIONS = CompileOptions(namespace="ml", registry="registry.example.com/ml", tag="v1")
 
@@ -152,8 +154,9 @@ def webhook_errors(doc: dict[str, Any]) -> list[str]:
                 errors.append(f"unexpected implementation {node['implementation']}")
             if node.get("endpoint", {}).get("type"):
                 transports.add(node["endpoint"]["type"])
-        if set(have) != used:
-            errors.append(f"containers without a graph node: {sorted(set(have) - used)}")
+        sidecars = {f"{name}-server" for name in used}  # a graph node's model server, in its pod
+        if set(have) - sidecars != used:
+            errors.append(f"containers without a graph node: {sorted(set(have) - used - sidecars)}")
     shadows = sum(bool(p.get("shadow")) for p in predictors)
     if shadows > 1:
         errors.append("Multiple shadows are not allowed")
@@ -280,25 +283,23 @@ def test_every_shared_deployer_maps_or_fails_clearly(
     path: Path, n: int, count: int, validator: SchemaValidator
 ) -> None:
     axon, deployer = load(path, n)
-    if path.name in NOT_MAPPABLE:
-        with pytest.raises(UnsupportedError) as err:
-            seldon_deployment(axon, deployer, versions(deployer, count), OPTIONS)
-        assert all(d.path.startswith(deployer_path(axon, deployer)) for d in err.value.diagnostics)
-        return
-    doc = seldon_deployment(axon, deployer, versions(deployer, count), OPTIONS)
-    check(doc, validator)
-    assert doc["metadata"]["namespace"] == "ml"
-    labels = doc["metadata"]["labels"]
-    assert labels["app.kubernetes.io/part-of"] == "myelin" and labels["myelin.io/axon"] == axon.name
-    # the review document of the first deploy is valid too
-    check(first_deploy_review(axon, deployer, OPTIONS), validator)
+    docs = seldon_deployments(axon, deployer, versions(deployer, count), OPTIONS)
+    assert docs[0] == seldon_deployment(axon, deployer, versions(deployer, count), OPTIONS)
+    for doc in docs:
+        check(doc, validator)
+        assert doc["metadata"]["namespace"] == "ml"
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "myelin" and labels["myelin.io/axon"] == axon.name
+    # the review documents of the first deploy are valid too
+    for doc in first_deploy_reviews(axon, deployer, OPTIONS):
+        check(doc, validator)
 
 
 def test_the_shared_examples_cover_the_cases() -> None:
     """The parametrized test above really sees deployers of every kind."""
     found = {path.name for path, _ in shared_deployers()}
     assert {DEMO_2019_03.name, DEMO_2019_07.name, IMAGE_CLASSIFICATION.name, TEST_DEMO.name} <= found
-    assert found >= NOT_MAPPABLE
+    assert found >= GRAPHS
 
 
 # --------------------------------------------------------------------------- rollout: predictors and traffic
@@ -577,25 +578,75 @@ def graph_deployer(doc: dict[str, Any]) -> dict[str, Any]:
     return deployer
 
 
-def test_model_graph_example_fails_clearly() -> None:
-    """/predict1 and /predict2 would need SeldonDeployments of their own; DeployModel3 asks for the input."""
+def params(node: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in node.get("parameters", [])}
+
+
+def test_model_graph_example_maps_every_route(validator: SchemaValidator) -> None:
+    """/predict1, /predict2 and /predict: one SeldonDeployment each, named and annotated after the route;
+    DeployModel3 (a Dockerfile-built custom server, with includeInput) is a graph-node COMBINER."""
     axon, deployer = load(MODEL_GRAPH)
-    with pytest.raises(UnsupportedError) as err:
-        seldon_deployment(axon, deployer, versions(deployer, 1), OPTIONS)
-    where = "spec.sensors[3].tasks[0].deployer"
-    assert [d.path for d in err.value.diagnostics] == [
-        f"{where}.routes[0].path",
-        f"{where}.routes[1].path",
-        f"{where}.routes[2].dag[0].includeInput",
+    version = GraphVersion({"model1": "a", "model2": "b", "model3": "c"}, label="g1")
+    docs = seldon_deployments(axon, deployer, [version], OPTIONS)
+    for doc in docs:
+        check(doc, validator)
+    assert [d["metadata"]["name"] for d in docs] == [
+        "multi-model-graph-graph-deployer",
+        "multi-model-graph-graph-deployer-predict1",
+        "multi-model-graph-graph-deployer-predict2",
     ]
-    text = str(err.value)
-    assert "'/predict1'" in text and "SeldonDeployment of its own" in text
-    assert "COMBINER receives only its children's answers" in text
+    assert [d["metadata"]["annotations"][ROUTE_ANNOTATION] for d in docs] == [
+        "/predict",
+        "/predict1",
+        "/predict2",
+    ]
+    assert [d["metadata"]["labels"]["myelin.io/route"] for d in docs] == ["predict", "predict1", "predict2"]
+    # every SeldonDeployment serves the same versions
+    assert {d["metadata"]["annotations"][VERSIONS_ANNOTATION] for d in docs} == {
+        '[{"label":"g1","models":{"model1":"a","model2":"b","model3":"c"}}]'
+    }
+    main, one, two = (d["spec"]["predictors"][0] for d in docs)
+    assert one["graph"] == {"name": "model1", "type": "MODEL", "endpoint": {"type": "REST"}}
+    assert two["graph"] == {"name": "model2", "type": "MODEL", "endpoint": {"type": "REST"}}
+    graph = main["graph"]
+    assert (graph["name"], graph["type"]) == ("deploy-model3", "COMBINER")
+    assert params(graph) == {
+        "mode": "combine",
+        "target": "http://localhost:5000/predict",
+        "protocol": "custom",
+        "names": '["DeployModel1", "DeployModel2", "INPUT"]',
+    }
+    children = graph["children"]
+    assert [c["name"] for c in children] == ["model1", "model2", "deploy-model3-input"]
+    # the feedback route names DeployModel1 only: model2 is behind a graph node that keeps the feedback
+    assert "parameters" not in children[0]
+    assert params(children[1]) == {
+        "mode": "forward",
+        "target": "http://localhost:9001/api/v1.0/predictions",
+        "protocol": "seldon",
+    }
+    assert params(children[2]) == {"mode": "identity"}
+    by_name = containers(main)
+    image = "registry.example.com/ml/myelin-graph-node:v1"
+    assert by_name["deploy-model3"] == {"name": "deploy-model3", "image": image}
+    sidecar = by_name["deploy-model3-server"]
+    assert sidecar["image"] == "registry.example.com/ml/model-graph-model3-deploy:v1"
+    assert env_of(sidecar)["PORT"] == "5000"
+    assert env_of(sidecar)["MODEL_PATH"] == "/axon-store/models/train-model3/c/"
+    model2 = env_of(by_name["model2-server"])
+    assert model2["PREDICTIVE_UNIT_HTTP_SERVICE_PORT"] == "9001"
+    assert model2["MODEL_PATH"] == "/axon-store/models/train-model2/b/"
+    assert unit_shares(graph) == {
+        "deploy-model3": 1.0,
+        "model1": 1.0,
+        "model2": 1.0,
+        "deploy-model3-input": 1.0,
+    }
 
 
-def test_model_graph_without_include_input_maps_to_a_combiner(validator: SchemaValidator) -> None:
-    """The same DAG with only /predict and /send-feedback, and without includeInput: DeployModel3 combines
-    DeployModel1 and DeployModel2, which both get the request."""
+def test_model_graph_feedback_to_every_model_keeps_them_plain(validator: SchemaValidator) -> None:
+    """Without includeInput and with feedback to both leaves, the s2i (Seldon class) leaves are plain MODEL
+    nodes, which get Seldon's feedback themselves."""
     doc = model_graph_doc()
     deployer = graph_deployer(doc)
     deployer["routes"] = [r for r in deployer["routes"] if r["path"] in ("/predict", "/send-feedback")]
@@ -604,27 +655,72 @@ def test_model_graph_without_include_input_maps_to_a_combiner(validator: SchemaV
     axon = Axon.from_yaml(yaml.safe_dump(doc))
     d = next(deployers(axon))
     version = GraphVersion({"model1": "a", "model2": "b", "model3": "c"}, label="g1")
-    out = seldon_deployment(axon, d, [version], OPTIONS)
+    (out,) = seldon_deployments(axon, d, [version], OPTIONS)
     check(out, validator)
-    (predictor,) = out["spec"]["predictors"]
-    graph = predictor["graph"]
-    assert graph["name"] == "model3" and graph["type"] == "COMBINER"
-    assert [(c["name"], c["type"]) for c in graph["children"]] == [("model1", "MODEL"), ("model2", "MODEL")]
-    # every container is called once per request
-    assert unit_shares(graph) == {"model3": 1.0, "model1": 1.0, "model2": 1.0}
-    by_name = containers(predictor)
-    assert env_of(by_name["model3"])["MODEL_PATH"] == "/axon-store/models/train-model3/c/"
-    assert by_name["model3"]["image"] == "registry.example.com/ml/model-graph-model3-deploy:v1"
+    assert ROUTE_ANNOTATION not in out["metadata"]["annotations"]  # one route: served at /predict
+    graph = out["spec"]["predictors"][0]["graph"]
+    assert (graph["name"], graph["type"]) == ("deploy-model3", "COMBINER")
+    assert params(graph)["names"] == '["DeployModel1", "DeployModel2"]'
+    assert [(c["name"], c["type"], "parameters" in c) for c in graph["children"]] == [
+        ("model1", "MODEL", False),
+        ("model2", "MODEL", False),
+    ]
 
 
-def test_feedback_route_must_name_the_models_seldon_sends_feedback_to() -> None:
+@pytest.mark.parametrize(
+    ("feedback", "message"),
+    [
+        (
+            [{"model": "DeployModel3"}],
+            r"routes\[1\]\.dag\[0\]\.model: model 'DeployModel3' has dependencies .*"
+            r"no feedback to a COMBINER",
+        ),
+        (
+            [{"model": "DeployModel1", "dependencies": ["DeployModel2"]}],
+            r"routes\[1\]\.dag\[0\]\.dependencies: a feedback route cannot have dependencies",
+        ),
+        (
+            [{"model": "DeployModel1", "path": "/feedback1"}],
+            r"routes\[1\]\.dag\[0\]\.path: calling model 'DeployModel1' at '/feedback1'",
+        ),
+    ],
+)
+def test_feedback_that_seldon_cannot_deliver_is_refused(feedback: list[dict[str, Any]], message: str) -> None:
     doc = model_graph_doc()
     deployer = graph_deployer(doc)
     deployer["routes"] = [r for r in deployer["routes"] if r["path"] in ("/predict", "/send-feedback")]
-    del deployer["routes"][0]["dag"][0]["includeInput"]
+    deployer["routes"][1]["dag"] = feedback
     axon = Axon.from_yaml(yaml.safe_dump(doc))
     d = next(deployers(axon))
-    with pytest.raises(UnsupportedError, match=r"routes\[1\]\.dag: Seldon delivers feedback to every model"):
+    with pytest.raises(UnsupportedError, match=message):
+        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+
+
+def test_feedback_to_a_model_outside_the_predict_graph_is_refused() -> None:
+    doc = model_graph_doc()
+    deployer = graph_deployer(doc)
+    deployer["routes"] = [
+        r for r in deployer["routes"] if r["path"] in ("/predict1", "/predict2", "/send-feedback")
+    ]
+    deployer["routes"][0]["path"] = "/predict"
+    deployer["routes"][2]["dag"] = [{"model": "DeployModel2"}]
+    axon = Axon.from_yaml(yaml.safe_dump(doc))
+    d = next(deployers(axon))
+    with pytest.raises(
+        UnsupportedError, match=r"routes\[2\]\.dag\[0\]\.model: model 'DeployModel2' is not in the graph"
+    ):
+        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+
+
+def test_feedback_without_a_predict_route_among_several_is_refused() -> None:
+    doc = model_graph_doc()
+    deployer = graph_deployer(doc)
+    deployer["routes"] = [r for r in deployer["routes"] if r["path"] != "/predict"]
+    axon = Axon.from_yaml(yaml.safe_dump(doc))
+    d = next(deployers(axon))
+    with pytest.raises(
+        UnsupportedError, match=r"routes\[2\]: Seldon sends feedback through the graph of /predict"
+    ):
         seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
 
 
@@ -666,10 +762,6 @@ def dag_deployer(dag: list[dict[str, Any]], models: list[str], backends: int = 1
 @pytest.mark.parametrize(
     ("dag", "message"),
     [
-        (
-            [{"model": "A", "dependencies": ["C"]}, {"model": "B", "dependencies": ["C"]}, {"model": "C"}],
-            r"dag\[1\]\.dependencies\[0\]: model 'C' feeds both 'A' and 'B'",
-        ),
         ([{"model": "A"}, {"model": "B"}], r"routes\[0\]\.dag: the DAG has 2 final models \('A', 'B'\)"),
         (
             [{"model": "A", "dependencies": ["B"]}, {"model": "B", "dependencies": ["A"]}],
@@ -688,19 +780,47 @@ def dag_deployer(dag: list[dict[str, Any]], models: list[str], backends: int = 1
         ([{"model": "A", "path": "/predict1"}], r"dag\[0\]\.path: calling model 'A' at '/predict1'"),
     ],
 )
-def test_dags_that_are_not_seldon_trees_fail_clearly(dag: list[dict[str, Any]], message: str) -> None:
+def test_dags_without_one_final_model_fail_clearly(dag: list[dict[str, Any]], message: str) -> None:
     axon = axon_with_deployer(dag_deployer(dag, ["A", "B", "C", "D"]))
     d = next(deployers(axon))
     with pytest.raises(MyelinError, match=message):
         seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
 
 
-def test_a_combiner_cannot_also_route() -> None:
+def test_a_model_feeding_two_others_is_repeated_under_unique_names(validator: SchemaValidator) -> None:
+    """A DAG, not only a tree: C feeds A and B, B feeds A; C's node appears twice."""
+    dag: list[dict[str, Any]] = [
+        {"model": "A", "dependencies": ["C", "B"]},
+        {"model": "B", "dependencies": ["C"]},
+        {"model": "C"},
+    ]
+    axon = axon_with_deployer(dag_deployer(dag, ["A", "B", "C"]))
+    d = next(deployers(axon))
+    doc = seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+    check(doc, validator)
+    graph = doc["spec"]["predictors"][0]["graph"]
+    assert [n["name"] for n in nodes(graph)] == ["a", "c-b0", "b", "c-b0-2"]
+    assert params(graph)["names"] == '["C", "B"]'
+    assert params(graph["children"][1])["names"] == '["C"]'
+    # both copies of C run its container; A and B are graph nodes with the model's server beside them
+    predictor = doc["spec"]["predictors"][0]
+    assert sorted(containers(predictor)) == ["a", "a-server", "b", "b-server", "c-b0", "c-b0-2"]
+    assert unit_shares(graph) == {"a": 1.0, "c-b0": 1.0, "b": 1.0, "c-b0-2": 1.0}
+
+
+def test_a_combiner_with_two_backends_is_a_router_over_two_combiners(validator: SchemaValidator) -> None:
+    """Each backend of a model with dependencies combines its own copy of the dependencies."""
     dag: list[dict[str, Any]] = [{"model": "A", "dependencies": ["B"]}, {"model": "B"}]
     axon = axon_with_deployer(dag_deployer(dag, ["A", "B"], backends=2))
     d = next(deployers(axon))
-    with pytest.raises(UnsupportedError, match=r"COMBINER node cannot also route between backends"):
-        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+    doc = seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+    check(doc, validator)
+    graph = doc["spec"]["predictors"][0]["graph"]
+    assert graph["implementation"] == "RANDOM_ABTEST" and graph["name"] == "a-router"
+    assert [(c["name"], c["type"]) for c in graph["children"]] == [("a-b0", "COMBINER"), ("a-b1", "COMBINER")]
+    assert unit_shares(graph) == pytest.approx({"a-b0": 0.5, "a-b1": 0.5, "b-b0": 0.5, "b-b0-2": 0.5})
+    by_name = containers(doc["spec"]["predictors"][0])
+    assert {"a-b0-server", "a-b1-server", "b-b0", "b-b0-2"} <= set(by_name)
 
 
 def test_a_dependency_with_two_backends_is_a_router_under_the_combiner(validator: SchemaValidator) -> None:
@@ -710,38 +830,105 @@ def test_a_dependency_with_two_backends_is_a_router_under_the_combiner(validator
     doc = seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
     check(doc, validator)
     graph = doc["spec"]["predictors"][0]["graph"]
-    assert graph["type"] == "COMBINER" and graph["name"] == "b-b0"
+    assert graph["type"] == "COMBINER" and graph["name"] == "b"
     assert graph["children"][0]["implementation"] == "RANDOM_ABTEST"
-    assert unit_shares(graph) == pytest.approx({"b-b0": 1.0, "a-b0": 0.5, "a-b1": 0.5, "c-b0": 1.0})
+    assert unit_shares(graph) == pytest.approx({"b": 1.0, "a-b0": 0.5, "a-b1": 0.5, "c-b0": 1.0})
+    assert env_of(containers(doc["spec"]["predictors"][0])["b-server"])["MODEL_PATH"].endswith("/x/")
 
 
-def test_external_models_fail_clearly() -> None:
+def test_external_models_are_graph_nodes_calling_their_url(validator: SchemaValidator) -> None:
+    """DeployModel1 feeds DeployModel3 and DeployModel4: repeated; DeployModel3 is an external combiner."""
     axon, deployer = load(EXTERNAL, 1)
-    with pytest.raises(UnsupportedError) as err:
-        seldon_deployment(axon, deployer, versions(deployer, 1), OPTIONS)
-    assert [d.path for d in err.value.diagnostics] == [
-        f"spec.sensors[5].tasks[0].deployer.routes[0].dag[{i}].fullPath" for i in (1, 2, 3)
+    (doc,) = seldon_deployments(axon, deployer, versions(deployer, 1), OPTIONS)
+    check(doc, validator)
+    graph = doc["spec"]["predictors"][0]["graph"]
+    assert [n["name"] for n in nodes(graph)] == [
+        "deploy-model4",
+        "deploy-model1",
+        "deploy-model3",
+        "deploy-model1-2",
+        "deploy-model2",
+        "deploy-model3-input",
+        "deploy-model4-input",
     ]
-    assert "external models are not supported by the Seldon mapping yet" in str(err.value)
+    model1 = "http://model-graph-deploymodel1-3172009960-model1:5000/predict"
+    assert params(graph["children"][0]) == {"mode": "forward", "target": model1, "protocol": "custom"}
+    external = graph["children"][1]
+    assert external["type"] == "COMBINER"
+    assert params(external) == {
+        "mode": "combine",
+        "target": "http://model-graph-deploymodel3-3172009960-model3:5000/predict",
+        "protocol": "custom",
+        "names": '["DeployModel1", "DeployModel2", "INPUT"]',
+    }
+    # only DeployModel4 is deployed: its own server beside its combiner; external models have no container
+    by_name = containers(doc["spec"]["predictors"][0])
+    assert "deploy-model4-server" in by_name and "deploy-model3-server" not in by_name
+    assert {c["image"] for n, c in by_name.items() if n != "deploy-model4-server"} == {
+        "registry.example.com/ml/myelin-graph-node:v1"
+    }
+
+
+def test_an_external_model_with_another_rest_type_is_refused() -> None:
+    axon, deployer = load(EXTERNAL, 1)
+    deployer.routes[0].dag[1].endpoint_rest_type = "Json"
+    with pytest.raises(UnsupportedError, match=r"routes\[0\]\.dag\[1\]\.endpointRestType: external model"):
+        seldon_deployment(axon, deployer, versions(deployer, 1), OPTIONS)
 
 
 def test_path_argument_names_the_field() -> None:
     axon, deployer = load(EXTERNAL, 1)
+    deployer.routes[0].dag[1].endpoint_rest_type = "Json"
     with pytest.raises(UnsupportedError) as err:
         seldon_deployment(axon, deployer, versions(deployer, 1), OPTIONS, path="deployers[4]")
-    assert all(d.path.startswith("deployers[4].routes[0]") for d in err.value.diagnostics)
+    assert [d.path for d in err.value.diagnostics] == ["deployers[4].routes[0].dag[1].endpointRestType"]
 
 
-def test_a_route_other_than_predict_and_feedback_cannot_map() -> None:
+def test_any_other_route_gets_a_seldon_deployment_of_its_own(validator: SchemaValidator) -> None:
     deployer = backends_deployer([100])
     deployer["routes"] = [
-        {"path": "/predict", "dag": [{"model": "Recommender"}]},
         {"path": "/explain", "dag": [{"model": "Recommender"}]},
+        {"path": "/predict", "dag": [{"model": "Recommender"}]},
     ]
     axon = axon_with_deployer(deployer)
     d = next(deployers(axon))
-    with pytest.raises(UnsupportedError, match=r"routes\[1\]\.path: route '/explain' cannot map"):
+    docs = seldon_deployments(axon, d, versions(d, 1), OPTIONS)
+    for doc in docs:
+        check(doc, validator)
+    assert [(x["metadata"]["name"], x["metadata"]["annotations"][ROUTE_ANNOTATION]) for x in docs] == [
+        ("ml-rec-multi", "/predict"),
+        ("ml-rec-multi-explain", "/explain"),
+    ]
+
+
+def test_routes_whose_names_collide_are_an_error() -> None:
+    deployer = backends_deployer([100])
+    deployer["routes"] = [
+        {"path": "/predict", "dag": [{"model": "Recommender"}]},
+        {"path": "/api/v1.0/predictions", "dag": [{"model": "Recommender"}]},
+        {"path": "/v1/score", "dag": [{"model": "Recommender"}]},
+        {"path": "/v1-score", "dag": [{"model": "Recommender"}]},
+    ]
+    axon = axon_with_deployer(deployer)
+    d = next(deployers(axon))
+    with pytest.raises(MyelinError) as err:
         seldon_deployment(axon, d, versions(d, 1), OPTIONS)
+    assert [x.path for x in err.value.diagnostics] == [
+        "spec.sensors[1].tasks[0].deployer.routes[1].path",
+        "spec.sensors[1].tasks[0].deployer.routes[3].path",
+    ]
+    assert "their names collide" in str(err.value)
+
+
+def test_a_grpc_server_behind_a_graph_node_is_refused() -> None:
+    dag: list[dict[str, Any]] = [{"model": "A", "dependencies": ["B"]}, {"model": "B"}]
+    axon = axon_with_deployer(dag_deployer(dag, ["A", "B"]))
+    axon.task("DeployMyelinRecommender").deploy.endpoint_type = "GRPC"  # type: ignore[union-attr]
+    d = next(deployers(axon))
+    with pytest.raises(
+        UnsupportedError, match=r"spec\.tasks\[\d+\]\.deploy\.endpointType: .*calls it over REST"
+    ):
+        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
 
 
 def test_no_predict_route_is_an_error() -> None:
@@ -749,7 +936,7 @@ def test_no_predict_route_is_an_error() -> None:
     deployer["routes"] = [{"path": "/send-feedback", "dag": [{"model": "Recommender"}]}]
     axon = axon_with_deployer(deployer)
     d = next(deployers(axon))
-    with pytest.raises(MyelinError, match=r"deployer\.routes: no /predict route"):
+    with pytest.raises(MyelinError, match=r"deployer\.routes: no predict route"):
         seldon_deployment(axon, d, versions(d, 1), OPTIONS)
 
 
@@ -874,12 +1061,14 @@ def test_missing_backend_version_and_equal_labels_are_errors() -> None:
 
 def test_deterministic() -> None:
     """Same input, same bytes: also from an axon loaded again, and with the versions in a tuple."""
-    cases = [(path, n) for path, n in shared_deployers() if path.name not in NOT_MAPPABLE]
+    cases = shared_deployers()
 
     def render(path: Path, n: int, as_tuple: bool) -> str:
         axon, deployer = load(path, n)
         vs = versions(deployer, 2)
-        return dump(seldon_deployment(axon, deployer, tuple(vs) if as_tuple else vs, OPTIONS))
+        return "".join(
+            dump(d) for d in seldon_deployments(axon, deployer, tuple(vs) if as_tuple else vs, OPTIONS)
+        )
 
     first = [render(path, n, False) for path, n in cases]
     assert first == [render(path, n, True) for path, n in cases]
@@ -895,3 +1084,15 @@ def test_independent_of_version_mapping_order() -> None:
         axon, deployer, [GraphVersion({"model2": "b", "model1": "a"}, label="v")], OPTIONS
     )
     assert dump(one) == dump(two)
+
+
+def test_a_node_named_like_a_sidecar_container_is_an_error() -> None:
+    """Model A (with dependencies) runs its server as container ``a-server``: a backend of that name
+    would give a second container of the same name in the predictor."""
+    dag: list[dict[str, Any]] = [{"model": "A", "dependencies": ["B"]}, {"model": "B"}]
+    deployer = dag_deployer(dag, ["A", "B"])
+    deployer["models"][1]["backendModels"][0]["name"] = "a-server"
+    axon = axon_with_deployer(deployer)
+    d = next(deployers(axon))
+    with pytest.raises(MyelinError, match="graph node and container names collide: a-server"):
+        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)

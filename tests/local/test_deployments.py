@@ -46,8 +46,17 @@ def test_what_a_local_run_cannot_serve_is_named_by_its_path() -> None:
         models=[Model("M1", backend_models=[_backend("A")]), Model("M2", backend_models=[_backend("B")])]
     )
     [problem] = check_deployer(two_models, "spec.sensors[0].tasks[1].deployer")
-    assert problem.path == "spec.sensors[0].tasks[1].deployer.models"
-    assert "one model" in problem.message and "myelin submit" in problem.message
+    assert problem.path == "spec.sensors[0].tasks[1].deployer.routes"  # which model answers? its routes say
+    assert "needs routes" in problem.message
+    shared = Deployer(
+        models=[Model("M1", backend_models=[_backend("A")]), Model("M2", backend_models=[_backend("A")])],
+        routes=[{"path": "/predict", "dag": [{"model": "M2", "dependencies": ["M1"]}, {"model": "M1"}]}],
+    )
+    [problem] = check_deployer(shared, "d")
+    assert (
+        problem.path == "d.models[1].backendModels[0].name"
+        and "unique backend model names" in problem.message
+    )
     steps = Deployer(
         models=[Model("M", backend_models=[_backend("A")])],
         rollout_spec=[RolloutStep(destinations=[{"destinationIndex": 0, "weight": 100}])] * 2,

@@ -139,16 +139,29 @@ def _cmd_endpoint(args: argparse.Namespace) -> int:
     if args.local is not None:
         from pathlib import Path
 
-        from ..local.command import local_endpoints
+        from ..local.command import local_endpoints, local_routes
 
         found = local_endpoints(Path(args.workdir), args.local or None)
+        routes = local_routes(Path(args.workdir), args.local or None)
         return show(
             args.output,
             {
-                name: {"predict": f"{url}/predict", "feedback": f"{url}/send-feedback"}
+                name: {
+                    "predict": f"{url}/predict",
+                    "feedback": f"{url}/send-feedback",
+                    "routes": routes.get(name, {}),  # every route of the deployer: path -> URL
+                }
                 for name, url in found.items()
             },
-            lambda data: "".join(f"{n}: {u['predict']}  {u['feedback']}\n" for n, u in data.items()),
+            lambda data: "".join(
+                f"{n}: {u['predict']}  {u['feedback']}\n"
+                + "".join(  # a model graph's routes, one a line (not for the two of one model)
+                    f"  {path}  {route}\n"
+                    for path, route in u["routes"].items()
+                    if set(u["routes"]) - {"/predict", "/send-feedback"}
+                )
+                for n, u in data.items()
+            ),
         )
     _need_axon(args)
     from ..cluster.inspect import endpoints, format_endpoints

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..compiler.meta import AXON_LABEL, PART_OF, SENSOR_LABEL
 from ..errors import MyelinError
 from .apply import missing_message, selector
+from .labels import AXON_LABEL, PART_OF, SENSOR_LABEL
 from .transport import HttpError, Transport
 
 WORKFLOWS = "argoproj.io/v1alpha1"
@@ -42,6 +42,9 @@ LIST_KINDS: tuple[tuple[str, str, str], ...] = (
     (WORKFLOWS, "Workflow", "runs"),
 )
 VERSIONS_ANNOTATION = "myelin.io/versions"  # as compiler.serving (not imported: it pulls in the model)
+ROUTE_ANNOTATION = "myelin.io/route"  # as compiler.seldon: the route a SeldonDeployment serves
+#: The routes of a deployer's main SeldonDeployment, which also serves the feedback route.
+MAIN_ROUTES = ("/predict", "/api/v1.0/predictions")
 ARGO_EVENTS_SENSOR_LABEL = "events.argoproj.io/sensor"
 RUNS_SHOWN = 10
 #: Seldon Core v1: the REST port of a predictor's service and the ingress path prefix (Ambassador, Istio).
@@ -459,10 +462,14 @@ def service_url(sdep: str, predictor: str, namespace: str) -> str:
 
 
 def endpoints(transport: Transport, namespace: str, axon: str, ingress: str | None) -> dict[str, Any]:
-    """The URLs of every SeldonDeployment of ``axon``. ``fixedUrl`` ends with ``/api/v1.0/``: append
-    ``predictions`` or ``feedback``. Through ``ingress`` (Ambassador or Istio, Seldon's path
-    ``/seldon/<namespace>/<sdep>/``) it splits traffic between predictors; without one it is the in-cluster
-    service of the predictor with the most traffic."""
+    """The URLs of every SeldonDeployment of ``axon``, and of every route they serve. ``fixedUrl`` ends with
+    ``/api/v1.0/``: append ``predictions`` or ``feedback``. Through ``ingress`` (Ambassador or Istio,
+    Seldon's path ``/seldon/<namespace>/<sdep>/``) it splits traffic between predictors; without one it is
+    the in-cluster service of the predictor with the most traffic.
+
+    A deployer with several predict routes has one SeldonDeployment per route (annotation
+    ``myelin.io/route``; without it, ``/predict``): ``routes`` lists each route's predict URL, and the
+    feedback URL belongs to the ``/predict`` one. The main routes come first, then by name."""
     reader = Reader(transport, namespace)
     sdeps = reader.list(SELDON, "SeldonDeployment", selector(axon))
     if sdeps is None:
@@ -473,8 +480,13 @@ def endpoints(transport: Transport, namespace: str, axon: str, ingress: str | No
             f"run — see `myelin status -n {namespace} {axon}`"
         )
     out = []
+    per_deployer: dict[str | None, int] = {}
     for sdep in sdeps:
+        deployer = labels_of(sdep).get("myelin.io/deployer")
+        per_deployer[deployer] = per_deployer.get(deployer, 0) + 1
+    for sdep in sorted(sdeps, key=lambda d: (_route_of(d) not in MAIN_ROUTES, name_of(d))):
         name = name_of(sdep)
+        route = _route_of(sdep)
         ns = sdep.get("metadata", {}).get("namespace") or namespace
         preds = predictors(sdep)
         for p in preds:
@@ -489,10 +501,16 @@ def endpoints(transport: Transport, namespace: str, axon: str, ingress: str | No
         out.append(
             {
                 "name": name,
+                "deployer": labels_of(sdep).get("myelin.io/deployer"),
+                "route": route,
                 "state": (sdep.get("status") or {}).get("state") or "Unknown",
                 "fixedUrl": fixed,
                 "predictUrl": f"{fixed}predictions" if fixed else None,
-                "feedbackUrl": f"{fixed}feedback" if fixed else None,
+                # Seldon sends the feedback route through the /predict graph, or the deployer's only one
+                "feedbackUrl": f"{fixed}feedback"
+                if fixed
+                and (route in MAIN_ROUTES or per_deployer[labels_of(sdep).get("myelin.io/deployer")] == 1)
+                else None,
                 "predictors": preds,
             }
         )
@@ -504,17 +522,28 @@ def endpoints(transport: Transport, namespace: str, axon: str, ingress: str | No
         "fixedUrl": first["fixedUrl"],
         "predictUrl": first["predictUrl"],
         "feedbackUrl": first["feedbackUrl"],
+        "routes": [
+            {"deployer": d["deployer"], "route": d["route"], "deployment": d["name"], "url": d["predictUrl"]}
+            for d in out
+        ],
         "deployments": out,
     }
+
+
+def _route_of(sdep: dict[str, Any]) -> str:
+    annotations = sdep.get("metadata", {}).get("annotations") or {}
+    return str(annotations.get(ROUTE_ANNOTATION) or MAIN_ROUTES[0])
 
 
 def format_endpoints(result: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = [("DEPLOYMENT", "STATE", "PREDICTOR", "TRAFFIC", "VERSION", "URL")]
     lines = []
     for d in result["deployments"]:
-        lines.append(
-            f"{d['name']} ({d['state']})\n  predict:  {d['predictUrl']}\n  feedback: {d['feedbackUrl']}\n"
+        head = f"{d['name']} ({d['state']})" + (
+            f", route {d['route']}" if d["route"] not in MAIN_ROUTES else ""
         )
+        feedback = f"  feedback: {d['feedbackUrl']}\n" if d["feedbackUrl"] else ""
+        lines.append(f"{head}\n  predict:  {d['predictUrl']}\n{feedback}")
         for p in d["predictors"]:
             traffic = "shadow" if p["shadow"] else str(p["traffic"])
             rows.append((d["name"], d["state"], p["name"], traffic, p["version"] or "", p["url"]))

@@ -6,7 +6,8 @@
 
 One module a target: :mod:`.rbac`, :mod:`.storage` (the shared volume), :mod:`.workflows` (task
 WorkflowTemplates), :mod:`.sensors` (sensor WorkflowTemplates, gates, start Workflows), :mod:`.events` (Argo
-Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.serving` (SeldonDeployments),
+Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.seldon` (SeldonDeployments;
+:mod:`.serving` re-exports it),
 :mod:`.deploys` (the deploy, promote and rollback steps); :mod:`.wiring` holds the names they share.
 ``compile_axon`` checks first and refuses an axon with errors; :func:`refusals` gives those errors without
 raising, and ``myelin lint`` reports them: one rule set, the same messages and exit status.
@@ -21,7 +22,7 @@ from ..errors import Diagnostic, MyelinError
 from ..spec import Axon
 from . import events
 from .bundle import Bundle, Manifest, ordered
-from .deploys import OPERATIONS, DeployStep, operation_template, review
+from .deploys import OPERATIONS, DeployStep, operation_template, reviews
 from .events import calendar_event_source, webhook_event_source
 from .monitoring import alertmanager_config, prometheus_rule
 from .rbac import rbac_manifests
@@ -78,7 +79,7 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
             bundle.add(sensor_workflow_template(active, sensor, steps.steps, options))
             for step in steps.steps:
                 if isinstance(step, DeployStep):
-                    bundle.reviews.append(ordered(review(active, step, options)))
+                    bundle.reviews += [ordered(doc) for doc in reviews(active, step, options)]
                     operations += [operation_template(active, step, mode, options) for mode in OPERATIONS]
     for operation in operations:
         bundle.add(operation)

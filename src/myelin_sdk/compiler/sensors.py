@@ -11,7 +11,7 @@ gates run side by side, and every later step runs only ``when`` all of them pass
 the run Succeeded with its steps Skipped — not an error. Prometheus unreachable after the retries is an error.
 
 A ``deployer`` step becomes the select, apply and commit steps of :mod:`.deploys`. A deployer whose graph
-cannot map to Seldon Core is left out with a warning, and a sensor with nothing else is not compiled.
+cannot map to Seldon Core is refused (the same errors as ``myelin lint``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hera.workflows import models as m
 
 from .. import contract
 from ..config import CompileOptions
-from ..errors import Diagnostic, UnsupportedError
+from ..errors import Diagnostic
 from ..names import dns_label
 from ..runtime import gate_script
 from ..spec import Axon, Metric, Sensor
@@ -34,7 +34,7 @@ from .deploys import DeployStep, deploy_config, deploy_steps, deploy_templates
 from .meta import labels, metadata, task_template_name
 from .storage import store_volume
 from .wiring import sensor_template_name
-from .workflows import ENTRYPOINT, axon_workflow_template, needs_template, task_volumes
+from .workflows import ENTRYPOINT, axon_workflow_template, docker_config_volume, needs_template, task_volumes
 
 #: Annotation on a start Workflow: ``myelin submit`` creates it on first install only, not on re-apply.
 CREATE_ONCE = "myelin.io/create-once"
@@ -50,24 +50,14 @@ class SensorPlan:
 
 
 def plan(axon: Axon, index: int, sensor: Sensor, options: CompileOptions) -> SensorPlan:
-    """The steps of ``sensor`` that compile. A deployer whose graph cannot map to Seldon Core yet
-    (:class:`UnsupportedError`) is left out with a warning; other deployer errors are raised."""
+    """The steps of ``sensor`` that compile. A deployer whose graph cannot map to Seldon Core raises its
+    :class:`~myelin_sdk.errors.UnsupportedError` (with the field paths), like any other deployer error."""
     out = SensorPlan()
     for i, step in enumerate(sensor.tasks):
         where = f"spec.sensors[{index}].tasks[{i}]"
         if step.deployer is not None:
             deploy = DeployStep(i, step.deployer, f"{where}.deployer")
-            try:
-                deploy_config(axon, deploy, options)
-            except UnsupportedError as exc:
-                out.warnings += [
-                    Diagnostic(
-                        d.path, f"not compiled: {d.message}; this deployer step is left out", "warning"
-                    )
-                    for d in exc.diagnostics
-                ]
-                continue
-            out.steps.append(deploy)
+            out.steps.append(deploy.with_plan(deploy_config(axon, deploy, options)))
         elif step.task is not None and needs_template(axon.task(step.task)):
             out.steps.append((i, step.task))
     if not out.steps and sensor.tasks:
@@ -170,6 +160,9 @@ def sensor_workflow_template(
             store = store_volume(axon)
             if store is not None:
                 volumes.setdefault(store["name"], store)
+            credentials = docker_config_volume(options)
+            if step.graph_node and credentials is not None:  # the graph node's build pushes its image
+                volumes.setdefault(credentials["name"], credentials)
             continue
         for volume in task_volumes(axon, axon.task(step[1]), options):
             volumes.setdefault(volume["name"], volume)

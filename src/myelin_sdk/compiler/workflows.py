@@ -299,18 +299,24 @@ def task_volumes(axon: Axon, task: Task, options: CompileOptions) -> list[dict[s
         volumes.append(store)
     build = task.body.image_build
     if build is not None:
-        if options.registry_secret:
-            volumes.append(
-                {
-                    "name": DOCKER_CONFIG_VOLUME,
-                    "secret": {
-                        "secretName": options.registry_secret,
-                        "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
-                    },
-                }
-            )
+        credentials = docker_config_volume(options)
+        if credentials is not None:
+            volumes.append(credentials)
         volumes += build.volumes
     return volumes
+
+
+def docker_config_volume(options: CompileOptions) -> dict[str, Any] | None:
+    """The volume of the registry credentials kaniko pushes with (None without ``registry_secret``)."""
+    if not options.registry_secret:
+        return None
+    return {
+        "name": DOCKER_CONFIG_VOLUME,
+        "secret": {
+            "secretName": options.registry_secret,
+            "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+        },
+    }
 
 
 def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:

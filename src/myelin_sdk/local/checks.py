@@ -30,7 +30,10 @@ def check_axon(axon: Axon, artifacts: Mapping[str, Path]) -> None:
         for j, step in enumerate(sensor.tasks):
             where = f"spec.sensors[{i}].tasks[{j}]"
             if step.deployer is not None:
-                problems += check_deployer(step.deployer, f"{where}.deployer")
+                known = {p.path for p in problems}  # lint said it already (an unknown model, ...)
+                problems += [
+                    p for p in check_deployer(step.deployer, f"{where}.deployer") if p.path not in known
+                ]
             elif step.task is not None:
                 task = axon.task(step.task)
                 if task.kind == "spark":

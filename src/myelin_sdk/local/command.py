@@ -159,6 +159,7 @@ def local_status(workdir: Path, run: str | None) -> dict[str, Any]:
             **{k: (live or stored)[k] for k in ("sensors", "tasks", "builds", "traffic")},
             "processes": [p for p in processes if p["processes"]],  # process groups alive now
             "endpoints": (live or {}).get("endpoints", {}),
+            "routes": (live or {}).get("routes", {}),
             "metrics": (live or {}).get("metrics", {}),
             # a running run's own verdict: why no deploy can happen any more (None while one still can)
             "deployBlocked": (live or {}).get("deployBlocked"),
@@ -209,3 +210,14 @@ def local_endpoints(workdir: Path, run: str | None) -> dict[str, str]:
         )
     endpoints: dict[str, str] = status["endpoints"]
     return endpoints
+
+
+def local_routes(workdir: Path, run: str | None) -> dict[str, dict[str, str]]:
+    """Each serving deployer's routes: ``{deployer: {"/predict1": "http://127.0.0.1:9000/predict1", ...}}``
+    (``/predict`` and ``/send-feedback`` for a runner that does not report its routes)."""
+    endpoints = local_endpoints(workdir, run)
+    routes = local_status(workdir, run).get("routes") or {}
+    return {
+        name: {path: url + path for path in routes.get(name) or ["/predict", "/send-feedback"]}
+        for name, url in endpoints.items()
+    }

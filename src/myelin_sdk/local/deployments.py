@@ -6,9 +6,12 @@ its folder as ``MODEL_PATH`` (ending in ``/``);
 that graph version goes in front of the versions served before (unchanged when it is the same); the
 rollout's weights (:mod:`myelin_sdk.traffic`) give each served version its share, ``routingStrategy`` each
 backend model its share inside a version. Each (version, backend model) runs in its own model server
-(:mod:`.model_server`: seldon-core's wrapper on 127.0.0.1, its process group recorded in the run's state),
-in a virtual environment built from the deploy task's ``requirements.txt``. The new routes are swapped
-into the router at once; a version that stops serving is stopped only after its in-flight requests finished::
+(:mod:`.model_server`: seldon-core's wrapper on 127.0.0.1, its process group recorded in the run's state;
+or, for a deploy task built from a Dockerfile that runs its own app, :mod:`.custom_server` from its ``CMD``
+on the ``PORT`` the runner picks), in a virtual environment built from the deploy task's
+``requirements.txt``. A deployer with several models serves each of its ``routes`` as a DAG over the models
+of a version (:mod:`.graph_router`). The new routes are swapped into the router at once; a version that
+stops serving is stopped only after its in-flight requests finished::
 
     deployments = Deployments(context)
     served = deployments.deploy(deployer, sensor_run_id=3)   # [{"label": "v1a2...", "traffic": 50, ...}, ...]
@@ -29,11 +32,16 @@ from ..errors import Diagnostic, MyelinError
 from ..runtime.deploy import DeployError, label_of, select_version
 from ..spec import Axon, Deployer, Model
 from ..traffic import apportion, deployer_destinations, version_shares
+from .custom_server import CustomServer, custom_dockerfile
 from .envs import EnvStatus, ensure_env
+from .graph_router import graphs_of, route_problems
 from .model_server import ModelServer
 from .router import Backend, Route, Router
 from .state import State
-from .workspace import RunDir
+from .workspace import PYTHONS, RunDir
+
+#: A model server: seldon-core's wrapper around a Seldon class, or a Dockerfile-built custom server.
+Server = ModelServer | CustomServer
 
 
 def deployer_name(deployer: Deployer) -> str:
@@ -48,21 +56,22 @@ def backend_weights(model: Model) -> list[tuple[str, int]]:
 
 
 def check_deployer(deployer: Deployer, where: str) -> list[Diagnostic]:
-    """What the local runner cannot serve (a clear error at start, not at the first deploy)."""
-    problems = []
-    if len(deployer.models) != 1:
-        problems.append(
-            Diagnostic(
-                f"{where}.models",
-                f"local runs serve a deployer with one model; this one has {len(deployer.models)} "
-                "(a model graph needs Seldon Core on a cluster: `myelin submit`)",
-            )
-        )
-    for k, route in enumerate(deployer.routes):
-        if route.path not in ("/predict", "/send-feedback", "/api/v1.0/predictions", "/api/v1.0/feedback"):
-            problems.append(
-                Diagnostic(f"{where}.routes[{k}].path", "local runs serve /predict and /send-feedback only")
-            )
+    """What the local runner cannot serve (a clear error at start, not at the first deploy): routes whose
+    DAG cannot run (:func:`.graph_router.route_problems`), backend model names used twice (each names a
+    model server of a version), more than one rollout step."""
+    problems = route_problems(deployer, where)
+    seen: dict[str, str] = {}
+    for i, model in enumerate(deployer.models):
+        for j, backend in enumerate(model.backend_models):
+            if backend.name in seen and seen[backend.name] != model.name:
+                problems.append(
+                    Diagnostic(
+                        f"{where}.models[{i}].backendModels[{j}].name",
+                        f"backend model {backend.name!r} is also one of model {seen[backend.name]!r}: "
+                        "local runs need unique backend model names in a deployer",
+                    )
+                )
+            seen.setdefault(backend.name, model.name)
     if deployer.rollout_spec and len(deployer.rollout_spec) > 1:
         problems.append(Diagnostic(f"{where}.rolloutSpec[1]", "local runs use one rollout step"))
     return problems
@@ -87,7 +96,7 @@ class ServingContext:
 @dataclass
 class _Served:
     router: Router
-    servers: dict[tuple[str, str], ModelServer] = field(default_factory=dict)  # (label, backend) -> server
+    servers: dict[tuple[str, str], Server] = field(default_factory=dict)  # (label, backend) -> server
 
 
 class Deployments:
@@ -109,6 +118,13 @@ class Deployments:
     def endpoints(self) -> dict[str, str]:
         return {name: s.router.url for name, s in self._served.items()}
 
+    def routes(self) -> dict[str, list[str]]:
+        """The route paths each serving deployer answers on its endpoint (Seldon's aliases left out)."""
+        return {
+            name: [p for p in s.router.graphs if not p.startswith("/api/")] or list(s.router.graphs)
+            for name, s in self._served.items()
+        }
+
     def stats(self) -> dict[str, Any]:
         return {name: s.router.stats() for name, s in self._served.items()}
 
@@ -127,9 +143,8 @@ class Deployments:
     def deploy(self, deployer: Deployer, sensor_run_id: int | None) -> list[dict[str, Any]]:
         """Select the new graph version, serve it next to the previous ones, record the deployment."""
         name = deployer_name(deployer)
-        model = deployer.models[0]
         models: dict[str, str] = {}
-        for backend in model.backend_models:
+        for backend in (b for m in deployer.models for b in m.backend_models):
             trainer = self.ctx.axon.task(backend.trainer)
             spec = trainer.train
             metric = spec.loss_metric if spec is not None else None
@@ -176,7 +191,7 @@ class Deployments:
         served = self._served.get(name)
         if served is None:
             port = 0 if self._served else self.ctx.port  # --port is the first deployer's endpoint
-            router = Router(deployer.models[0].name, port=port)
+            router = Router(deployer.models[0].name, port=port, graphs=graphs_of(deployer))
             router.start()
             served = self._served[name] = _Served(router)
             if len(self._served) == 1:
@@ -206,56 +221,76 @@ class Deployments:
 
         return show
 
-    def _server(self, deployer: Deployer, label: str, backend_name: str, version: str) -> ModelServer:
-        model = deployer.models[0]
-        backend = next(b for b in model.backend_models if b.name == backend_name)
+    def _server(self, deployer: Deployer, label: str, backend_name: str, version: str) -> Server:
+        backend = next(b for m in deployer.models for b in m.backend_models if b.name == backend_name)
         task = self.ctx.axon.task(backend.deployer)
         code = self.ctx.code_dirs[task.name]
-        requirements = code / "requirements.txt"
-        if not requirements.is_file():
+        custom = custom_dockerfile(task, code)
+        folders = [code] if custom is None or custom.workdir in (None, code) else [code, custom.workdir]
+        requirements = next(
+            (f / "requirements.txt" for f in folders if (f / "requirements.txt").is_file()), None
+        )
+        if requirements is None:
             raise MyelinError(
                 f"deploy task {task.name!r}: no requirements.txt in {code} to build its environment"
             )
-        python = ensure_env(requirements, self.ctx.env_cache, progress=self._progress(task.name))
+        progress = self._progress(task.name)
+        python = ensure_env(requirements, self.ctx.env_cache, progress=progress, seldon=custom is None)
         env = self.ctx.task_env(task.name)
         env.update(contract.served_paths(str(self.ctx.run_dir.store), backend.trainer, version))
         env[contract.MODEL_VERSION] = label
         log = self.ctx.run_dir.logs / f"serve-{label}-{backend_name}.log"
         state = self.ctx.state
 
-        def record(server: ModelServer) -> None:  # its process group, for a resumed runner to reap
+        def record(server: Server) -> None:  # its process group, for a resumed runner
             state.record_process("server", f"{label}/{backend_name}", server.pid or 0, server.created)
 
-        server = ModelServer(
-            python,
-            code,
-            env=env,
-            log_path=log,
-            on_start=record,
-            on_stop=lambda s: state.process_ended(s.pid or 0),
-        )
+        def ended(server: Server) -> None:
+            state.process_ended(server.pid or 0)
+
+        server: Server
+        if custom is None:
+            server = ModelServer(python, code, env=env, log_path=log, on_start=record, on_stop=ended)
+        else:
+            if not custom.command:
+                raise MyelinError(
+                    f"deploy task {task.name!r}: its Dockerfile has no CMD or ENTRYPOINT to serve with"
+                )
+            cwd = custom.workdir or code
+            command = custom.localise(custom.command, cwd)
+            if Path(command[0]).name in PYTHONS:
+                command[0] = str(python)  # the model environment's Python
+            env["VIRTUAL_ENV"] = str(python.parent.parent)
+            env["PATH"] = f"{python.parent}:{env.get('PATH', '')}"
+            server = CustomServer(command, cwd, env=env, log_path=log, on_start=record, on_stop=ended)
         server.start(timeout=60)
-        self.ctx.log(f"model server {label}/{backend_name} ready at {server.url} (log {log})")
+        kind = "custom server" if custom is not None else "model server"
+        self.ctx.log(f"{kind} {label}/{backend_name} ready at {server.url} (log {log})")
         return server
 
     def _serve(self, deployer: Deployer, served: list[dict[str, Any]]) -> None:
         with self._lock:
             target = self._router(deployer)
-            pairs = backend_weights(deployer.models[0])
-            shares = dict(zip((n for n, _ in pairs), apportion([w for _, w in pairs], 100), strict=True))
             routes = []
             wanted: set[tuple[str, str]] = set()
             for version in served:
-                backends = []
-                for backend_name, _ in pairs:
-                    key = (version["label"], backend_name)
-                    wanted.add(key)
-                    if key not in target.servers:
-                        target.servers[key] = self._server(
-                            deployer, version["label"], backend_name, version["models"][backend_name]
-                        )
-                    backends.append(Backend(target.servers[key].url, shares[backend_name], name=backend_name))
-                routes.append(Route(version["label"], backends, int(version["traffic"])))
+                models: dict[str, list[Backend]] = {}
+                for model in deployer.models:
+                    pairs = backend_weights(model)
+                    shares = apportion([w for _, w in pairs], 100)
+                    backends = models[model.name] = []
+                    for (backend_name, _), share in zip(pairs, shares, strict=True):
+                        key = (version["label"], backend_name)
+                        wanted.add(key)
+                        if key not in target.servers:
+                            target.servers[key] = self._server(
+                                deployer, version["label"], backend_name, version["models"][backend_name]
+                            )
+                        server = target.servers[key]
+                        protocol = "custom" if isinstance(server, CustomServer) else "seldon"
+                        backends.append(Backend(server.url, share, name=backend_name, protocol=protocol))
+                first = models[deployer.models[0].name]
+                routes.append(Route(version["label"], first, int(version["traffic"]), models=models))
             target.router.set_routes(routes)
             for key in [k for k in target.servers if k not in wanted]:
                 target.router.wait_idle(key[0], timeout=30)

@@ -4,6 +4,8 @@
     run.wait(until="deployed", timeout=600)   # True; False after the timeout; raises RunFailed (below)
     run.status()["sensors"]
     run.predict([3, 4])           # the router's answer: {"data": {...}, "meta": {...}}
+    run.routes()                  # {"/predict": "http://127.0.0.1:9000/predict", "/predict1": ...}
+    run.predict([3, 4], route="/predict1")   # another route of the deployer (a model graph)
     run.feedback(request, response, reward=1.0)
     run.stop()
 
@@ -162,6 +164,17 @@ class LocalRun:
             return endpoints.get(deployer)
         return next(iter(endpoints.values()), None)
 
+    def routes(self, deployer: str | None = None) -> dict[str, str]:
+        """Every route of ``deployer`` (or the first one) and its URL: ``{"/predict1": "http://...", ...}``
+        (``{}`` before the first deploy)."""
+        deployments = self.engine.deployments
+        url = self.endpoint(deployer)
+        if deployments is None or url is None:
+            return {}
+        paths = deployments.routes()
+        name = deployer if deployer is not None else next(iter(paths), "")
+        return {path: url + path for path in paths.get(name, [])}
+
     @property
     def failures(self) -> list[Failure]:
         """The sensor runs of this session that failed (sensor, task, log, exit code)."""
@@ -174,9 +187,14 @@ class LocalRun:
         """
         return self.engine.wait(until, timeout)
 
-    def _post(self, path: str, body: Any) -> Any:
-        url = self.endpoint()
+    def _post(self, path: str, body: Any, deployer: str | None = None) -> Any:
+        url = self.endpoint(deployer)
+        path = path if path.startswith("/") else f"/{path}"
         if url is None:
+            if deployer is not None and self.endpoint() is not None:
+                raise MyelinError(
+                    f"deployer {deployer!r} serves nothing (serving: {', '.join(self._served())})"
+                )
             raise MyelinError("nothing is deployed yet: wait(until='deployed') first")
         request = urllib.request.Request(
             url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -189,13 +207,25 @@ class LocalRun:
                 body = exc.read()
             raise PredictionError(path, exc.code, _error_message(body)) from None
 
-    def predict(self, ndarray: Any) -> Any:
-        """``POST /predict`` with ``{"data": {"ndarray": ndarray}}``."""
-        return self._post("/predict", {"data": {"ndarray": ndarray}})
+    def _served(self) -> list[str]:
+        return list(self.engine.deployments.endpoints()) if self.engine.deployments else []
 
-    def feedback(self, request: Any, response: Any, reward: float) -> Any:
-        """``POST /send-feedback`` with a reward for an earlier answer."""
-        return self._post("/send-feedback", {"request": request, "response": response, "reward": reward})
+    def predict(self, ndarray: Any, route: str = "/predict", deployer: str | None = None) -> Any:
+        """``POST <route>`` (default ``/predict``; see :meth:`routes`) of ``deployer`` (default: the first)
+        with ``{"data": {"ndarray": ndarray}}``."""
+        return self._post(route, {"data": {"ndarray": ndarray}}, deployer)
+
+    def feedback(
+        self,
+        request: Any,
+        response: Any,
+        reward: float,
+        route: str = "/send-feedback",
+        deployer: str | None = None,
+    ) -> Any:
+        """``POST <route>`` (default ``/send-feedback``) with a reward for an earlier answer."""
+        body = {"request": request, "response": response, "reward": reward}
+        return self._post(route, body, deployer)
 
     def trigger(self, sensor: str) -> Any:
         """Fire a sensor's Rest trigger."""

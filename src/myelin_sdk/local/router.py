@@ -13,23 +13,27 @@ Axon's ``routingStrategy``). Locally the :class:`Router` does both::
     router.wait_idle("v6", timeout=30)
     router.stop()
 
-Paths (the Seldon Core v1 protocol, DESIGN §5):
+Paths (the Seldon Core v1 protocol, DESIGN §5): every route of ``graphs`` (path ->
+:class:`.graph_router.Graph`, a DAG over the models of a version, which :mod:`.graph_router` executes); by
+default the two routes of one model:
 
 | request | answer |
 |---|---|
 | ``POST /predict``, ``POST /api/v1.0/predictions`` | the chosen backend's ``/api/v1.0/predictions`` |
 | ``POST /send-feedback``, ``POST /api/v1.0/feedback`` | the backend's ``/api/v1.0/feedback`` |
+| ``POST <another route>`` (a deployer's ``routes``) | its DAG's final answer |
 | ``GET /health`` | 200 with the live versions, 503 when none |
 | no version deployed | 503, a Seldon-style JSON ``status`` |
 | a backend that does not answer | 502, a Seldon-style JSON ``status`` |
 | any other path | 404 (405 for a known path with another method) |
 
 Status codes and bodies of the backend pass through unchanged (a 400 from the model stays a 400). A
-successful prediction gets ``meta.requestPath[<model name>] = <version>`` (the Seldon executor's convention),
-``meta.routing[<model name>] = <backend index>`` when the version has several backends (the executor's
-convention for router nodes), and the header ``X-Myelin-Version``. Feedback goes where its
+successful prediction gets ``meta.requestPath[<model name>] = <version>`` for each model called (the Seldon
+executor's convention), ``meta.routing[<model name>] = <backend index>`` for a model with several backends
+(the executor's convention for router nodes), and the header ``X-Myelin-Version``. Feedback goes where its
 ``response.meta.requestPath`` says, when that version is live — to the backend ``meta.routing`` names, or
-to all of the version's backends without it, as Seldon's routers do — else to a weighted choice.
+to all of the model's backends without it, as Seldon's routers do — else to a weighted choice. A version
+serving a graph names its models' backends in ``Route(..., models={model: backends})``.
 
 Backend connections are kept alive: each backend has a pool (:mod:`.pool`) of idle ``http.client``
 connections, reused across requests (thread-safe). A kept-alive connection that the model server dropped
@@ -42,30 +46,27 @@ predictions.
 from __future__ import annotations
 
 import bisect
-import http.client
 import json
 import logging
 import math
 import random
 import threading
-import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .graph_router import VERSION_HEADER, Graph, default_graphs, execute
 from .pool import Pool
 
-__all__ = ["FEEDBACK_PATHS", "PREDICT_PATHS", "Backend", "Route", "Router", "VersionStats"]
+__all__ = ["FEEDBACK_PATHS", "PREDICT_PATHS", "VERSION_HEADER", "Backend", "Route", "Router", "VersionStats"]
 
 log = logging.getLogger(__name__)
 
 PREDICT_PATHS = ("/predict", "/api/v1.0/predictions")
 FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback")
-_BACKEND_PATHS = {"predict": "/api/v1.0/predictions", "feedback": "/api/v1.0/feedback"}
-VERSION_HEADER = "X-Myelin-Version"
 _TOLERANCE = 1e-6
 #: Predictions whose latency :meth:`Router.stats` summarises (the most recent, per version).
 LATENCY_WINDOW = 1000
@@ -76,12 +77,13 @@ class Backend:
     """One model server of a version and its share (percent) of that version's traffic.
 
     >>> Backend("http://127.0.0.1:9101", 70, name="BackendSVD")
-    Backend(url='http://127.0.0.1:9101', weight=70, name='BackendSVD')
+    Backend(url='http://127.0.0.1:9101', weight=70, name='BackendSVD', protocol='seldon')
     """
 
     url: str
     weight: float = 100
     name: str = ""
+    protocol: str = "seldon"  # or "custom": a Dockerfile-built server (:mod:`.graph_router`)
 
     def __post_init__(self) -> None:
         parsed = urllib.parse.urlsplit(self.url)
@@ -109,9 +111,14 @@ class Route:
     version: str
     backends: tuple[Backend, ...]
     weight: float
+    models: Mapping[str, tuple[Backend, ...]]  # every model of a graph -> its backends (default: the one)
 
     def __init__(
-        self, version: str, backends: str | Backend | Iterable[Backend], weight: float = 100
+        self,
+        version: str,
+        backends: str | Backend | Iterable[Backend],
+        weight: float = 100,
+        models: Mapping[str, Iterable[Backend]] | None = None,
     ) -> None:
         if isinstance(backends, str):
             items: tuple[Backend, ...] = (Backend(backends),)
@@ -127,9 +134,12 @@ class Route:
             raise TypeError(f"backends of version {version!r} must be Backend objects or one url")
         if not 0 <= weight <= 100:
             raise ValueError(f"version {version!r}: weight must be between 0 and 100, got {weight}")
-        total = sum(b.weight for b in items)
-        if abs(total - 100) > _TOLERANCE:
-            raise ValueError(f"version {version!r}: backend weights must sum to 100, got {total:g}")
+        graph = {name: tuple(group) for name, group in (models or {}).items()}
+        for group in [items, *graph.values()]:
+            total = sum(b.weight for b in group)
+            if not group or abs(total - 100) > _TOLERANCE:
+                raise ValueError(f"version {version!r}: backend weights must sum to 100, got {total:g}")
+        object.__setattr__(self, "models", graph)
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "backends", items)
         object.__setattr__(self, "weight", weight)
@@ -211,8 +221,11 @@ class Router:
         port: int = 0,
         rng: random.Random | None = None,
         timeout: float = 60.0,
+        graphs: Mapping[str, Graph] | None = None,
     ) -> None:
         self.model_name = model_name
+        # route path -> its DAG (:mod:`.graph_router`); by default /predict and /send-feedback of one model
+        self.graphs = dict(graphs) if graphs else default_graphs(model_name)
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -292,7 +305,7 @@ class Router:
             by_version={r.version: r for r in routes},
             cumulative=_cumulative([r.weight for r in routes]),
         )
-        live = {b.url for r in routes for b in r.backends}
+        live = {b.url for r in routes for b in _all_backends(r)}
         with self._cond:
             self._table = table
             for version in versions:
@@ -324,12 +337,12 @@ class Router:
         if not table.routes or table.cumulative[-1] <= 0:
             return None
         route = table.routes[_weighted(self._rng, table.cumulative)]
-        return route, self._pick_backend_locked(route)
+        return route, self._pick_backend_locked(route.backends)
 
-    def _pick_backend_locked(self, route: Route) -> int:
-        if len(route.backends) == 1:
+    def _pick_backend_locked(self, backends: Sequence[Backend]) -> int:
+        if len(backends) == 1:
             return 0
-        return _weighted(self._rng, _cumulative([b.weight for b in route.backends]))
+        return _weighted(self._rng, _cumulative([b.weight for b in backends]))
 
     def stats(self) -> dict[str, VersionStats]:
         """Counters per version seen since start (``weight`` is ``None`` for versions no longer routed)."""
@@ -377,96 +390,6 @@ class Router:
                 counters.feedback += 1
             self._cond.notify_all()
 
-    def handle_predict(self, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
-        """Forward a prediction: (status, headers, body)."""
-
-        def choose(table: _Table) -> tuple[Route, list[int]] | None:
-            picked = self._pick_locked(table)
-            return (picked[0], [picked[1]]) if picked else None
-
-        chosen = self._acquire(choose)
-        if chosen is None:
-            return _no_version()
-        route, (index,) = chosen
-        began = time.monotonic()
-        status, headers, payload = 502, dict[str, str](), b""
-        try:
-            status, headers, payload = self._forward(route.backends[index], "predict", body, content_type)
-            if 200 <= status < 300:
-                payload = self._annotate(payload, route, index)
-            headers[VERSION_HEADER] = route.version
-            return status, headers, payload
-        finally:
-            self._release(route.version, kind="predict", status=status, seconds=time.monotonic() - began)
-
-    def handle_feedback(self, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
-        """Forward a feedback message to the version (and backend) that answered, else a weighted choice."""
-        version, index = self._answered_by(body)
-
-        def choose(table: _Table) -> tuple[Route, list[int]] | None:
-            route = table.by_version.get(version) if version is not None else None
-            if route is None:
-                picked = self._pick_locked(table)
-                if picked is None:
-                    return None
-                route = picked[0]
-            if index is not None and 0 <= index < len(route.backends):
-                return route, [index]
-            return route, list(range(len(route.backends)))  # Seldon: no routing -> every child
-
-        chosen = self._acquire(choose)
-        if chosen is None:
-            return _no_version()
-        route, indexes = chosen
-        status, headers, payload = 502, dict[str, str](), b""
-        try:
-            results = [self._forward(route.backends[i], "feedback", body, content_type) for i in indexes]
-            failed = [r for r in results if not 200 <= r[0] < 300]
-            status, headers, payload = failed[0] if failed else results[0]
-            headers[VERSION_HEADER] = route.version
-            return status, headers, payload
-        finally:
-            self._release(route.version, kind="feedback", status=status, seconds=0.0)
-
-    def _answered_by(self, body: bytes) -> tuple[str | None, int | None]:
-        """(version, backend index) named by a feedback's ``response.meta``, when it names them."""
-        try:
-            document = json.loads(body)
-            meta = document["response"]["meta"]
-        except (ValueError, KeyError, TypeError):
-            return None, None
-        if not isinstance(meta, dict):
-            return None, None
-        path, routing = meta.get("requestPath"), meta.get("routing")
-        version = path.get(self.model_name) if isinstance(path, dict) else None
-        index = routing.get(self.model_name) if isinstance(routing, dict) else None
-        return (
-            version if isinstance(version, str) else None,
-            index if isinstance(index, int) and not isinstance(index, bool) else None,
-        )
-
-    def _annotate(self, payload: bytes, route: Route, index: int) -> bytes:
-        """Add ``meta.requestPath`` (and ``meta.routing`` for a version with several backends)."""
-        try:
-            document = json.loads(payload)
-        except ValueError:
-            return payload
-        if not isinstance(document, dict):
-            return payload
-        meta = document.get("meta")
-        if not isinstance(meta, dict):
-            meta = document["meta"] = {}
-        request_path = meta.get("requestPath")
-        if not isinstance(request_path, dict):
-            request_path = meta["requestPath"] = {}
-        request_path[self.model_name] = route.version
-        if len(route.backends) > 1:
-            routing = meta.get("routing")
-            if not isinstance(routing, dict):
-                routing = meta["routing"] = {}
-            routing[self.model_name] = index
-        return json.dumps(document, separators=(",", ":")).encode()
-
     def _pool(self, backend: Backend) -> Pool:
         """The backend's pool; a backend no longer routed gets a closed one (nothing is kept for it)."""
         with self._cond:
@@ -475,22 +398,11 @@ class Router:
                 parsed = urllib.parse.urlsplit(backend.url)
                 assert parsed.hostname is not None and parsed.port is not None
                 pool = Pool(parsed.hostname, parsed.port, self.timeout)
-                if any(backend.url == b.url for r in self._table.routes for b in r.backends):
+                if any(backend.url == b.url for r in self._table.routes for b in _all_backends(r)):
                     self._pools[backend.url] = pool
                 else:
                     pool.closed = True
             return pool
-
-    def _forward(
-        self, backend: Backend, kind: str, body: bytes, content_type: str
-    ) -> tuple[int, dict[str, str], bytes]:
-        path = urllib.parse.urlsplit(backend.url).path.rstrip("/") + _BACKEND_PATHS[kind]
-        request_headers = {"Content-Type": content_type or "application/json"}
-        try:
-            return self._pool(backend).post(path, body, request_headers, idempotent=kind == "predict")
-        except (OSError, http.client.HTTPException) as exc:
-            log.warning("backend %s did not answer: %s", backend.url, exc)
-            return _error(502, f"model server {backend.url} did not answer: {exc}", "MYELIN_BACKEND_ERROR")
 
 
 def _error(status: int, info: str, reason: str) -> tuple[int, dict[str, str], bytes]:
@@ -499,8 +411,8 @@ def _error(status: int, info: str, reason: str) -> tuple[int, dict[str, str], by
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
-def _no_version() -> tuple[int, dict[str, str], bytes]:
-    return _error(503, "no model version is deployed", "MYELIN_NO_VERSION")
+def _all_backends(route: Route) -> list[Backend]:
+    return [*route.backends, *(b for group in route.models.values() for b in group)]
 
 
 class _Server(ThreadingHTTPServer):
@@ -520,14 +432,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         content_type = self.headers.get("Content-Type", "application/json")
         router = self.server.router
-        if path in PREDICT_PATHS:
-            self._send(*router.handle_predict(body, content_type))
-        elif path in FEEDBACK_PATHS:
-            self._send(*router.handle_feedback(body, content_type))
+        graph = router.graphs.get(path)
+        if graph is not None:
+            self._send(*execute(router, graph, body, content_type))
         elif path == "/health":
             self._send(*_error(405, "use GET /health", "METHOD_NOT_ALLOWED"), allow="GET")
         else:
-            self._send(*_error(404, f"no such path: {path}", "NOT_FOUND"))
+            routes = ", ".join(router.graphs)
+            self._send(*_error(404, f"no such path: {path} (routes: {routes})", "NOT_FOUND"))
 
     def do_GET(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -540,7 +452,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200 if routes else 503, {"Content-Type": "application/json"}, json.dumps(body).encode()
             )
-        elif path in PREDICT_PATHS or path in FEEDBACK_PATHS:
+        elif path in self.server.router.graphs:
             self._send(*_error(405, f"use POST {path}", "METHOD_NOT_ALLOWED"), allow="POST")
         else:
             self._send(*_error(404, f"no such path: {path}", "NOT_FOUND"))

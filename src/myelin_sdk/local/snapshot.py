@@ -59,6 +59,7 @@ def snapshot(
         "traffic": traffic(deployments),
         "builds": deployments.builds() if deployments else [],
         "endpoints": deployments.endpoints() if deployments else {},
+        "routes": deployments.routes() if deployments else {},  # deployer -> its route paths
         "deployments": {name: d.served for name, d in state.current_deployments().items()},
         "failures": [f.to_dict() for f in failures],
         "deployBlocked": deploy_blocked,

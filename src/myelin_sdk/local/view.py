@@ -198,6 +198,9 @@ def render(snap: Mapping[str, Any], tasks: int = TASK_ROWS) -> Table:
         served = snap.get("deployments", {}).get(name, [])
         split = ", ".join(f"{v['label']} {v['traffic']}%" for v in served)
         row("endpoint", name, f"{url}/predict  [{split}]")
+        paths = snap.get("routes", {}).get(name, [])
+        for path in paths if set(paths) - {"/predict", "/send-feedback"} else []:  # a model graph's routes
+            row("  route", path, f"{url}{path}")
         for version in served:
             counts = traffic.get(name, {}).get(version["label"]) or {}
             row("  version", version["label"], _version_line(version, counts))

@@ -16,11 +16,16 @@ configuration. At run time the script:
 4. writes the new list of served versions to ``<state>.pending``; a last step makes it the state once the
    apply succeeded (``--commit``), so a failed apply leaves the served history as it was.
 
+A deployer with several predict routes has one SeldonDeployment per route: ``config["routes"]`` holds the
+templates of the routes besides the main one, each rendered for the same served versions and written to its
+``file`` (the step's output parameter ``sdep-<route>``), while the main one is printed.
+
 ``--mode promote`` serves only the newest version (100 % of the traffic); ``--mode rollback`` drops the
 newest, so the version that served before it takes over. Both re-render from the recorded state.
 
 Like the gate, this module imports only the standard library and nothing else of ``myelin_sdk``.
-``MYELIN_STORE`` overrides the store root of the configuration (for local runs and tests).
+``MYELIN_STORE`` overrides the store root of the configuration (for local runs and tests), and
+``MYELIN_OUTPUT_DIR`` the folder of the routes' files.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeployError", "commit", "deploy", "label_of", "main", "render", "select_version"]
+__all__ = ["DeployError", "commit", "deploy", "deploy_all", "label_of", "main", "render", "select_version"]
 
 #: Exit status of a deploy that cannot go ahead (no model version to serve, nothing to promote, ...).
 EXIT_DEPLOY_ERROR = 4
@@ -118,6 +123,13 @@ def _store(config: dict[str, Any]) -> Path:
     return Path(os.environ.get("MYELIN_STORE") or str(config["store"]))
 
 
+def _route_file(route: dict[str, Any]) -> Path:
+    """Where a route's SeldonDeployment is written; ``MYELIN_OUTPUT_DIR`` overrides the folder (tests)."""
+    path = Path(str(route["file"]))
+    folder = os.environ.get("MYELIN_OUTPUT_DIR")
+    return Path(folder) / path.name if folder else path
+
+
 def _state_file(config: dict[str, Any]) -> Path:
     return _store(config) / str(config["state"])
 
@@ -140,7 +152,13 @@ def _write_atomically(path: Path, data: Any) -> None:
 
 
 def deploy(config: dict[str, Any], mode: str = "deploy") -> dict[str, Any]:
-    """Render the SeldonDeployment to apply, and record the pending state.
+    """The main SeldonDeployment of :func:`deploy_all`."""
+    return deploy_all(config, mode)[0]
+
+
+def deploy_all(config: dict[str, Any], mode: str = "deploy") -> list[dict[str, Any]]:
+    """Render the SeldonDeployments to apply (the main one, then one per other route), and record the
+    pending state.
 
     ``deploy``: select each backend's version and put it in front of the served ones (a canary);
     ``promote``: serve only the newest version (all traffic); ``rollback``: drop the newest version, so the
@@ -170,7 +188,11 @@ def deploy(config: dict[str, Any], mode: str = "deploy") -> dict[str, Any]:
         raise DeployError(f"unknown mode {mode!r}")
     served = served[: len(config["templates"])]
     _write_atomically(state_file.with_name(state_file.name + ".pending"), served)
-    return render(config, served)
+    routes = config.get("routes") or []
+    return [
+        render(config, served),
+        *(render({**config, "templates": r["templates"]}, served) for r in routes),
+    ]
 
 
 def commit(config: dict[str, Any]) -> None:
@@ -196,7 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.commit:
             commit(config)
         else:
-            print(json.dumps(deploy(config, args.mode), sort_keys=True, separators=(",", ":")), flush=True)
+            manifests = deploy_all(config, args.mode)
+            for route, manifest in zip(config.get("routes") or [], manifests[1:], strict=True):
+                _route_file(route).write_text(json.dumps(manifest, sort_keys=True, separators=(",", ":")))
+            print(json.dumps(manifests[0], sort_keys=True, separators=(",", ":")), flush=True)
     except DeployError as exc:
         print(f"deploy error: {exc}", file=sys.stderr, flush=True)
         return EXIT_DEPLOY_ERROR
