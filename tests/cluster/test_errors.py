@@ -76,10 +76,27 @@ def test_forbidden_names_verb_resource_and_namespace(
         assert code == 2
         assert err.startswith(
             f"{DEMO}: forbidden: cannot create sensors.argoproj.io in namespace ml (403): "
-            'sensors.argoproj.io is forbidden: User "system:anonymous" cannot create resource "sensors"'
+            "sensors.argoproj.io 'ml-rec-deployment-decision-maker' is forbidden: "
+            'User "system:anonymous" cannot create resource "sensors"'
         )
         assert len(err.splitlines()) == 1
-        assert [r.method for r in api.writes()][-1] == "POST"
+        assert [r.method for r in api.writes()][-1] == "PATCH"  # an apply that creates needs create
+
+
+def test_forbidden_patch_of_an_existing_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for api in serve(tmp_path, monkeypatch):
+        assert submit(capsys, "-n", "ml")[0] == 0
+        api.forbidden.add(("patch", "sensors"))
+        code, _, err = submit(capsys, "-n", "ml")
+        assert code == 2
+        assert err.startswith(
+            f"{DEMO}: forbidden: cannot patch sensors.argoproj.io in namespace ml (403): "
+            "sensors.argoproj.io 'ml-rec-deployment-decision-maker' is forbidden: User \"system:anonymous\" "
+            'cannot patch resource "sensors"'
+        )
+        assert len(err.splitlines()) == 1
 
 
 def test_missing_namespace(
@@ -91,7 +108,7 @@ def test_missing_namespace(
         assert err == (
             f"{DEMO}: namespace 'staging' does not exist: create it with kubectl create namespace staging\n"
         )
-        assert [r.method for r in api.writes()] == ["POST"]
+        assert [r.method for r in api.writes()] == ["PATCH"]
 
 
 def test_unreachable_server(

@@ -9,6 +9,17 @@ documented API contract (https://kubernetes.io/docs/reference/using-api/api-conc
   and across every namespace on the cluster-wide path (``/apis/argoproj.io/v1alpha1/workflows``);
 - 201 on create, 409 ``AlreadyExists`` on creating an existing name, ``resourceVersion`` bumped on every write
   and required on PUT (422 when missing, 409 ``Conflict`` when stale);
+- server-side apply (https://kubernetes.io/docs/reference/using-api/server-side-apply/): ``PATCH`` with
+  ``Content-Type: application/apply-patch+yaml`` and a required ``fieldManager``; creates the object when
+  absent (201; the ``create`` right is needed too), else merges it (200). Managed fields are kept per manager
+  in ``metadata.managedFields`` (operation ``Apply`` for applies, ``Update`` for POST and PUT, whose manager
+  is ``fieldManager`` or the User-Agent's product), as FieldsV1 sets; every list is atomic and every map
+  granular, as for a custom resource without merge markers. A field owned by another manager that the apply
+  sets to another value is a 409 ``Conflict`` whose causes name it (``FieldManagerConflict``, the manager,
+  the field), unless ``force=true``, which takes it over; a field set to the live value becomes shared;
+  fields the applier owned and now omits are removed unless another manager owns them; an apply that changes
+  nothing writes nothing (no new ``resourceVersion``). ``managedFields`` in an apply body is a 400, other
+  patch types a 415;
 - ``dryRun=All``: validated and answered, never persisted;
 - 403 ``Forbidden`` for configured (verb, resource) pairs; 404 ``namespaces "x" not found`` on writes into an
   unknown namespace; every error body a ``Status`` object;
@@ -32,12 +43,15 @@ import copy
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
 
 # (group, version) -> [(plural, kind, namespaced)]
 CORE = {
@@ -98,6 +112,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     body: Any
+    content_type: str = ""
 
     @property
     def write(self) -> bool:
@@ -132,6 +147,7 @@ class FakeAPIServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self._agent = ""
 
     # --- lifecycle and helpers for tests ---------------------------------------------------------------
 
@@ -187,20 +203,64 @@ class FakeAPIServer:
             md["resourceVersion"] = str(self.resource_version)
             self.objects[(group, plural, md["namespace"], md["name"])] = obj
 
+    def edit(
+        self,
+        plural: str,
+        name: str,
+        change: Callable[[dict[str, Any]], None],
+        manager: str = "kubectl-edit",
+        namespace: str = "ml",
+    ) -> dict[str, Any]:
+        """What ``kubectl edit`` does: a PUT of the stored object changed by ``change``, as ``manager``."""
+        key = next(k for k in self.objects if (k[1], k[2], k[3]) == (plural, namespace, name))
+        obj = copy.deepcopy(self.objects[key])
+        change(obj)
+        path = f"{collection_path(obj, namespace)}/{name}"
+        code, answer = self.handle("PUT", path, {"fieldManager": [manager]}, obj)
+        assert code == 200, answer
+        return dict(answer)
+
+    def apply_as(
+        self, manager: str, obj: dict[str, Any], namespace: str = "ml", force: bool = False
+    ) -> tuple[int, Any]:
+        """A server-side apply of ``obj`` by another field manager (an operator, ``kubectl apply``)."""
+        path = f"{collection_path(obj, namespace)}/{obj['metadata']['name']}"
+        query = {"fieldManager": [manager], **({"force": ["true"]} if force else {})}
+        return self.handle("PATCH", path, query, obj, content_type=APPLY_PATCH)
+
+    def managers(self, plural: str, name: str, namespace: str = "ml") -> dict[str, set[str]]:
+        """``{manager/operation: {".spec.x", ...}}`` of a stored object."""
+        obj = self.stored(plural, name, namespace) or {}
+        return {
+            f"{e['manager']}/{e['operation']}": {path_string(p) for p in paths_of(e.get("fieldsV1") or {})}
+            for e in obj.get("metadata", {}).get("managedFields") or []
+        }
+
     # --- the API ---------------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        content_type: str = "application/json",
+        user_agent: str = "",
+    ) -> tuple[int, Any]:
         with self.lock:
-            request = Request(method, path, query, copy.deepcopy(body))
+            request = Request(method, path, query, copy.deepcopy(body), content_type)
             self.requests.append(request)
             if self.before is not None:
                 self.before(self, request)
             if self.refuse_all is not None:
                 reasons = {401: "Unauthorized", 403: "Forbidden", 500: "InternalError"}
                 return _status(self.refuse_all, reasons.get(self.refuse_all, "Error"), "refused by the test")
-            return self._route(method, path, query, body)
+            self._agent = user_agent
+            return self._route(method, path, query, body, content_type)
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, content_type: str = ""
+    ) -> tuple[int, Any]:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts == ["api"] and method == "GET":
             return 200, {"kind": "APIVersions", "versions": ["v1"]}
@@ -238,7 +298,7 @@ class FakeAPIServer:
                         "singularName": k.lower(),
                         "namespaced": ns,
                         "kind": k,
-                        "verbs": ["create", "delete", "get", "list", "update", "watch"],
+                        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
                     }
                     for p, k, ns in resources
                 ],
@@ -254,9 +314,16 @@ class FakeAPIServer:
         plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
         kind, namespaced = known[plural]
         qualified = f"{plural}.{group}" if group else plural
-        verb = {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "DELETE": "delete"}[
-            method
-        ]
+        verb = {
+            "GET": "get" if name else "list",
+            "POST": "create",
+            "PUT": "update",
+            "DELETE": "delete",
+            "PATCH": "patch",
+        }[method]
+        key = (group, plural, namespace, name or "")
+        if verb == "patch" and key not in self.objects and ("patch", plural) not in self.forbidden:
+            verb = "create"  # an apply that creates needs the create right too
         if (verb, plural) in self.forbidden:
             where = f' in the namespace "{namespace}"' if namespace else ""
             return _status(
@@ -267,14 +334,13 @@ class FakeAPIServer:
                 {"group": group, "kind": plural, **({"name": name} if name else {})},
             )
         dry_run = query.get("dryRun") == ["All"]
-        if verb in ("create", "update") and namespace not in self.namespaces:
+        if verb in ("create", "update", "patch") and namespace not in self.namespaces:
             return _status(
                 404,
                 "NotFound",
                 f'namespaces "{namespace}" not found',
                 {"name": namespace, "kind": "namespaces"},
             )
-        key = (group, plural, namespace, name or "")
         not_found = _status(
             404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": group, "kind": plural}
         )
@@ -301,6 +367,8 @@ class FakeAPIServer:
             if not dry_run:
                 del self.objects[key]
             return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name}}
+        if method == "PATCH":
+            return self._apply(group, version, plural, kind, namespace, str(name), query, body, content_type)
         obj = copy.deepcopy(body)
         md = obj.setdefault("metadata", {})
         if verb == "create":
@@ -315,10 +383,8 @@ class FakeAPIServer:
                 )
             md["uid"] = f"uid-{name}"
             md["creationTimestamp"] = "2024-01-01T00:00:00Z"
-            if kind == "PersistentVolumeClaim":  # server-side defaults
-                obj["spec"].setdefault("volumeMode", "Filesystem")
-                obj["spec"].setdefault("storageClassName", "standard")
-                obj["status"] = {"phase": "Pending"}
+            md["managedFields"] = record_update(None, obj, self._manager(query), obj["apiVersion"])
+            _defaults(kind, obj)
             code = 201
         else:
             if key not in self.objects:
@@ -340,6 +406,7 @@ class FakeAPIServer:
                 )
             md["uid"] = live["metadata"]["uid"]
             md["creationTimestamp"] = live["metadata"]["creationTimestamp"]
+            md["managedFields"] = record_update(live, obj, self._manager(query), obj["apiVersion"])
             code = 200
         md["namespace"] = namespace
         if dry_run:
@@ -349,6 +416,87 @@ class FakeAPIServer:
         md["resourceVersion"] = str(self.resource_version)
         self.objects[key] = obj
         return code, obj
+
+    def _manager(self, query: dict[str, list[str]]) -> str:
+        """The field manager of a POST or PUT: ``fieldManager``, else the User-Agent's product."""
+        return query.get("fieldManager", [""])[0] or self._agent.split("/", 1)[0][:128] or "unknown"
+
+    def _apply(
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        query: dict[str, list[str]],
+        body: Any,
+        content_type: str,
+    ) -> tuple[int, Any]:
+        if content_type.split(";")[0].strip() != APPLY_PATCH:
+            return _status(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"{APPLY_PATCH} (this server plays apply only)",
+            )
+        manager = query.get("fieldManager", [""])[0]
+        if not manager:
+            return _status(
+                400,
+                "BadRequest",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply '
+                "patch",
+            )
+        if not isinstance(body, dict):
+            return _status(400, "BadRequest", "error decoding YAML: the apply body is not an object")
+        api_version = f"{group}/{version}" if group else version
+        md = body.get("metadata") or {}
+        if (body.get("apiVersion"), body.get("kind")) != (api_version, kind):
+            return _status(400, "BadRequest", f"apiVersion and kind must be {api_version} {kind}")
+        if md.get("name") != name:
+            return _status(400, "BadRequest", "the name of the object does not match the name on the URL")
+        if md.get("managedFields") is not None:
+            return _status(400, "BadRequest", "metadata.managedFields must be nil")
+        key = (group, plural, namespace, name)
+        live = self.objects.get(key)
+        merged, conflicts = apply_patch(live, body, manager, query.get("force") == ["true"])
+        if conflicts:
+            if len(conflicts) == 1:
+                message = f"Apply failed with 1 conflict: conflict with {conflicts[0][0]}: {conflicts[0][1]}"
+            else:
+                lines = []
+                for who in sorted({m for m, _ in conflicts}):
+                    lines.append(f"conflicts with {who}:")
+                    lines += [f"- {f}" for m, f in conflicts if m == who]
+                message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+            causes = [
+                {"reason": "FieldManagerConflict", "message": f"conflict with {m}", "field": f}
+                for m, f in conflicts
+            ]
+            return _status(409, "Conflict", message, {"causes": causes})
+        md = merged["metadata"]
+        md["namespace"] = namespace
+        md["name"] = name
+        if live is None:
+            md["uid"] = f"uid-{name}"
+            md["creationTimestamp"] = "2024-01-01T00:00:00Z"
+            _defaults(kind, merged)
+            code = 201
+        else:
+            code = 200
+            if merged == live:  # nothing changed: nothing is written
+                return code, merged
+        if query.get("dryRun") == ["All"]:  # not stored: the live version stays (a new object has none)
+            if live is None:
+                md.pop("resourceVersion", None)
+            else:
+                md["resourceVersion"] = live["metadata"]["resourceVersion"]
+            return code, _ordered(merged)
+        self.resource_version += 1
+        md["resourceVersion"] = str(self.resource_version)
+        self.objects[key] = merged = _ordered(merged)
+        return code, merged
 
     def _log(self, namespace: str, pod: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if ("", "pods", namespace, pod) not in self.objects:
@@ -362,6 +510,14 @@ class FakeAPIServer:
         if query.get("follow") == ["true"]:
             return 200, Stream("".join(lines), self.follow.get((namespace, pod, container)))
         return 200, Text("".join(lines))
+
+
+def _defaults(kind: str, obj: dict[str, Any]) -> None:
+    """What a real server adds on create."""
+    if kind == "PersistentVolumeClaim":
+        obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+        obj["spec"].setdefault("storageClassName", "standard")
+        obj["status"] = {"phase": "Pending"}
 
 
 def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -385,8 +541,19 @@ def _handler(server: FakeAPIServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            code, answer = server.handle(self.command, url.path, parse_qs(url.query), body)
+            content_type = self.headers.get("Content-Type") or ""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:  # an apply body may be YAML
+                body = yaml.safe_load(raw)
+            code, answer = server.handle(
+                self.command,
+                url.path,
+                parse_qs(url.query),
+                body,
+                content_type=content_type,
+                user_agent=self.headers.get("User-Agent") or "",
+            )
             if isinstance(answer, Stream):  # outside the server's lock: other requests go on
                 self.protocol_version = "HTTP/1.1"
                 self.send_response(code)
@@ -409,12 +576,279 @@ def _handler(server: FakeAPIServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
+
+
+# --- server-side apply (https://kubernetes.io/docs/reference/using-api/server-side-apply/) -----------------
+
+APPLY_PATCH = "application/apply-patch+yaml"
+#: What is never a managed field: identity and bookkeeping (the API server strips these before computing
+#: sets), and ``status`` (served by a status subresource, never changed through the main resource here).
+_UNMANAGED_META = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "selfLink",
+    "managedFields",
+)
+
+FieldPath = tuple[str, ...]
+
+
+def _managed_part(obj: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")}
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in _UNMANAGED_META}
+        if not out["metadata"]:
+            del out["metadata"]
+    return out
+
+
+def leaves(obj: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
+    """The fields of ``obj`` as the set of its leaves: scalars, lists (atomic: owned whole, as every list of a
+    custom resource without merge markers) and empty maps; maps are granular (each key its own field)."""
+    if isinstance(obj, dict) and obj:
+        out: dict[FieldPath, Any] = {}
+        for key, value in obj.items():
+            out.update(leaves(value, (*prefix, key)))
+        return out
+    return {prefix: obj} if prefix else {}
+
+
+def field_set(obj: dict[str, Any]) -> dict[FieldPath, Any]:
+    return leaves(_managed_part(obj))
+
+
+def fields_v1(paths: Iterable[FieldPath]) -> dict[str, Any]:
+    """``{"f:spec": {"f:x": {}}}``: the FieldsV1 form of a set of paths."""
+    root: dict[str, Any] = {}
+    for path in sorted(paths):
+        node = root
+        for key in path:
+            node = node.setdefault(f"f:{key}", {})
+    return root
+
+
+def paths_of(fields: dict[str, Any], prefix: FieldPath = ()) -> set[FieldPath]:
+    """The leaves of a FieldsV1 set (the ``.`` member markers and list keys are not used here)."""
+    out: set[FieldPath] = set()
+    for key, child in fields.items():
+        if not key.startswith("f:"):
+            continue
+        path = (*prefix, key[2:])
+        out |= paths_of(child, path) if child else {path}
+    return out
+
+
+def path_string(path: FieldPath) -> str:
+    return "." + ".".join(path)
+
+
+def _related(a: FieldPath, b: FieldPath) -> bool:
+    """``a`` and ``b`` are the same field or one holds the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+_MISSING = object()
+
+
+def _get(obj: Any, path: FieldPath) -> Any:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return _MISSING
+        obj = obj[key]
+    return obj
+
+
+def _set(obj: dict[str, Any], path: FieldPath, value: Any) -> None:
+    for key in path[:-1]:
+        if not isinstance(obj.get(key), dict):
+            obj[key] = {}
+        obj = obj[key]
+    obj[path[-1]] = copy.deepcopy(value)
+
+
+def _remove(obj: dict[str, Any], path: FieldPath) -> None:
+    """Delete the field at ``path``, then the maps it leaves empty (below the top level)."""
+    parents = []
+    node: Any = obj
+    for key in path[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            return
+        parents.append((node, key))
+        node = node[key]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+        for parent, key in reversed(parents[1:]):
+            if parent[key] == {}:
+                del parent[key]
+
+
+def manager_of(entry: dict[str, Any]) -> str:
+    """How a conflict names a manager: ``"name"``, and for an Update ``"name" using apiVersion`` (as the
+    API server's printManager does; the time is not part of a manager's identity)."""
+    text = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        text += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == "Update":
+        text += f" using {entry.get('apiVersion', '')}"
+    return text
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _entries(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return copy.deepcopy((obj or {}).get("metadata", {}).get("managedFields") or [])
+
+
+def _entry(manager: str, operation: str, api_version: str, paths: Iterable[FieldPath]) -> dict[str, Any]:
+    return {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": _now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields_v1(paths),
+    }
+
+
+def record_update(
+    old: dict[str, Any] | None, new: dict[str, Any], manager: str, api_version: str
+) -> list[dict[str, Any]]:
+    """The managed fields after a create (POST) or an update (PUT) by ``manager``: the fields it added or
+    changed become its own (operation ``Update``) and leave every other manager; removed fields leave all.
+    The entries it starts from are those of the body, or the live ones when the body has none (so that a
+    client unaware of managed fields cannot erase them)."""
+    before, after = field_set(old or {}), field_set(new)
+    changed = {p for p, v in after.items() if before.get(p, _MISSING) != v}
+    removed = set(before) - set(after)
+    entries, mine = [], set(changed)
+    for entry in _entries(new) or _entries(old):
+        paths = paths_of(entry.get("fieldsV1") or {})
+        if entry.get("manager") == manager and entry.get("operation") == "Update":
+            mine |= paths - removed
+            continue
+        kept = {p for p in paths if not any(_related(p, c) for c in changed | removed)}
+        if kept != paths:
+            entry["fieldsV1"] = fields_v1(kept)
+        if kept:
+            entries.append(entry)
+    if mine:
+        entries.append(_entry(manager, "Update", api_version, mine))
+    return entries
+
+
+def apply_patch(
+    live: dict[str, Any] | None, config: dict[str, Any], manager: str, force: bool
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The object after ``manager`` applies ``config`` to ``live`` (None: absent), and the conflicts
+    ``[(manager, .path)]`` that stopped it (then the object is ``live``), per the documented rules:
+
+    - a field ``config`` sets to a value other than the live one, owned by another manager, is a conflict,
+      unless ``force``: then it changes and leaves the other manager's set;
+    - a field set to the live value is shared with its other owners;
+    - a field the applier owned before and ``config`` omits is removed, unless another manager owns it;
+    - the applier's entry (operation ``Apply``) holds exactly what ``config`` sets; an entry left with no
+      field is dropped."""
+    applied = field_set(config)
+    current = field_set(live or {})
+    entries = _entries(live)
+    mine: set[FieldPath] = set()
+    others: list[tuple[dict[str, Any], set[FieldPath]]] = []
+    for entry in entries:
+        paths = paths_of(entry.get("fieldsV1") or {})
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            mine = paths
+        else:
+            others.append((entry, paths))
+    before = _managed_part(live or {})
+    # an empty map merges into the live one (it removes nothing); any other leaf replaces what is there
+    changed = {
+        p
+        for p, v in applied.items()
+        if _get(before, p) != v and not (v == {} and isinstance(_get(before, p), dict))
+    }
+    conflicts = [
+        (manager_of(entry), path_string(q))
+        for entry, paths in others
+        for q in sorted(paths)
+        if any(_related(q, p) for p in changed)
+    ]
+    if conflicts and not force:
+        return copy.deepcopy(live or {}), conflicts
+    merged = copy.deepcopy(live) if live is not None else {}
+    for path in applied:  # in the order of the body
+        if path in changed:
+            _set(merged, path, applied[path])
+    for key in ("apiVersion", "kind"):
+        merged[key] = config[key]
+    kept_others = []
+    for entry, paths in others:
+        if force:
+            paths = {q for q in paths if not any(_related(q, p) for p in changed)}
+        if paths:
+            kept_others.append((entry, paths))
+    owned_by_others = set().union(*(paths for _, paths in kept_others)) if kept_others else set()
+    # what the applier still sets, or another manager owns, stays (an empty map sets nothing below it)
+    kept = owned_by_others | {p for p, v in applied.items() if v != {}}
+    for path in sorted(mine - set(applied), key=len, reverse=True):
+        if path in current and not any(_related(path, q) for q in kept):
+            _remove(merged, path)
+    mine_entry = _entry(manager, "Apply", config["apiVersion"], applied)
+    unchanged_fields = _managed_part(merged) == _managed_part(live or {}) and set(applied) == mine
+    new_entries: list[dict[str, Any]] = []
+    placed = False
+    for entry in entries:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            if unchanged_fields:
+                mine_entry["time"] = entry.get("time")
+            if applied:
+                new_entries.append(mine_entry)  # where it was: an unchanged apply leaves the list as it was
+            placed = True
+            continue
+        match = next((paths for e, paths in kept_others if e is entry), None)
+        if match is None:
+            continue
+        if match != paths_of(entry.get("fieldsV1") or {}):
+            entry["fieldsV1"] = fields_v1(match)
+        new_entries.append(entry)
+    if applied and not placed:
+        new_entries.append(mine_entry)
+    merged.setdefault("metadata", {})["managedFields"] = new_entries
+    return merged, []
+
+
+#: The order in which the API server writes an object's fields (its Go types' order).
+_TOP = ("apiVersion", "kind", "metadata", "spec")
+_META = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "labels",
+    "annotations",
+)
+
+
+def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
+    out = {k: obj[k] for k in _TOP if k in obj} | obj
+    metadata = out.get("metadata") or {}
+    out["metadata"] = {k: metadata[k] for k in _META if k in metadata} | metadata
+    return out
 
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "recommender_demo" / "recommender-demo.yaml"

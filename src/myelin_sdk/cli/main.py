@@ -32,9 +32,9 @@ examples:
   myelin status --local                                                             # its sensors and tasks
   eval "$(myelin completion bash)"                                # tab completion (also zsh, fish)
 
-Exit status: 0 ok; 1 not found, a watched run failed or timed out (myelin run --until: a sensor failed);
-3 myelin run --timeout passed; 2 a problem in the input (lint errors,
-bad YAML) or with the cluster (unreachable, forbidden, a CRD missing); 130 interrupted.
+Exit status: 0 ok; 1 not found, a watched run failed or timed out (myelin run --until: a sensor failed),
+myelin diff found changes; 3 myelin run --timeout passed; 2 a problem in the input (lint errors,
+bad YAML) or with the cluster (unreachable, forbidden, a CRD missing, an apply conflict); 130 interrupted.
 """
 
 

@@ -51,19 +51,28 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
     )
 
 
-def add_cluster_options(p: argparse.ArgumentParser) -> None:
-    """``--context``, ``--kubeconfig`` and ``--dry-run`` of ``submit`` (``-n`` is a compile option)."""
+def add_cluster_options(p: argparse.ArgumentParser, dry_run: bool = True) -> None:
+    """``--context``, ``--kubeconfig``, ``--force-conflicts`` and ``--dry-run`` of ``submit`` (``-n`` is a
+    compile option); ``myelin diff`` has no ``--dry-run`` (it is one)."""
     g = p.add_argument_group("cluster options")
     g.add_argument("--context", help="kubeconfig context (default: the current context)")
     g.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
     )
     g.add_argument(
-        "--dry-run",
-        choices=["client", "server"],
-        help="client: print what would be applied, without contacting a cluster; server: send every write "
-        "with dryRun=All (the API server validates and admits it, nothing is stored or pruned)",
+        "--force-conflicts",
+        action="store_true",
+        help="take over the fields that another field manager (kubectl edit, an operator) set to another "
+        "value; without it such a field is a conflict, reported, and left as it is",
     )
+    if dry_run:
+        g.add_argument(
+            "--dry-run",
+            choices=["client", "server"],
+            help="client: print what would be applied, without contacting a cluster; server: send every "
+            "apply with dryRun=All (the API server merges, validates and admits it; nothing is stored or "
+            "pruned)",
+        )
 
 
 def add_connection_options(p: argparse.ArgumentParser, all_namespaces: bool = False) -> None:

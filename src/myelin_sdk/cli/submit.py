@@ -1,6 +1,7 @@
-"""``myelin submit`` (and ``python pipeline.py --submit``): compile, apply, optionally watch.
+"""``myelin submit`` (and ``python pipeline.py --submit``): compile, apply, optionally watch; ``myelin diff``:
+what a submit would change.
 
-add_parsers(sub)                              # registers submit on the ``myelin`` subparsers
+add_parsers(sub)                              # registers submit and diff on the ``myelin`` subparsers
 submit_bundle(axon.compile(options), args, "pipeline.py")
 """
 
@@ -21,13 +22,17 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "submit",
         help="compile an Axon and apply it to a Kubernetes cluster",
-        description="Compile PATH (as `myelin compile` does), then create or replace every object in the "
-        "cluster, in bundle order; objects of this axon that the bundle no longer holds are pruned (never "
+        description="Compile PATH (as `myelin compile` does), then server-side apply every object to the "
+        "cluster, in bundle order, as field manager 'myelin': fields other managers set (an autoscaler, "
+        "kubectl edit) are kept; a field another manager set to another value is a conflict (exit 2) unless "
+        "--force-conflicts. Objects of this axon that the bundle no longer holds are pruned (never "
         "Workflows: runs are history; never PersistentVolumeClaims: they hold the data). Re-submitting an "
         "unchanged axon changes nothing. Start Workflows (sensors without triggers) are created only once.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  myelin submit axon.yaml -n ml\n"
+        "  myelin diff axon.yaml -n ml                         # what the submit would change\n"
         "  myelin submit pipeline.py -n ml --dry-run=server   # the API server checks, nothing changes\n"
+        "  myelin submit axon.yaml -n ml --force-conflicts     # take back fields changed by hand\n"
         "  myelin submit axon.yaml -n ml --dry-run=client -o yaml   # no cluster needed\n"
         "  myelin submit https://example.com/axon.yaml -n ml --context kind-ml",
     )
@@ -59,6 +64,24 @@ def add_parsers(sub: Any) -> None:
     add_compile_options(p)
     p.set_defaults(func=_cmd_submit)
 
+    p = sub.add_parser(
+        "diff",
+        help="show what `myelin submit` would change in the cluster",
+        description="Compile PATH, apply each object in a server dry run (dryRun=All: the API server "
+        "merges, defaults and validates, and stores nothing) and print, per object, a unified diff of the "
+        "live object and the result, as YAML without managedFields (as kubectl diff does); objects the "
+        "submit would prune are shown removed. Exit status: 0 no change, 1 changes, 2 an error (a "
+        "conflict too, unless --force-conflicts).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  myelin diff axon.yaml -n ml\n"
+        "  myelin diff https://example.com/axon.yaml -n ml --tag v2 && echo 'nothing to submit'",
+    )
+    p.add_argument("path", metavar="PATH", help="Axon YAML file, https:// URL of one, or Python file")
+    add_cluster_options(p, dry_run=False)
+    p.add_argument("--axon", metavar="NAME", help="which Axon, when a Python file declares several")
+    add_compile_options(p)
+    p.set_defaults(func=_cmd_diff)
+
 
 def submit_bundle(bundle: Bundle, args: argparse.Namespace, source: str | None) -> int:
     """Apply (or plan) ``bundle`` as the submit options say, and print what was done."""
@@ -80,7 +103,7 @@ def submit_bundle(bundle: Bundle, args: argparse.Namespace, source: str | None) 
             from ..cluster.ops import workflow_phases
 
             before = workflow_phases(cluster.transport, _watch_namespace(bundle, args, cluster), bundle.axon)
-        report = cluster.apply(bundle, namespace=args.namespace, dry_run=args.dry_run)
+        report = _apply(cluster, bundle, args)
     if args.output in ("yaml", "json"):
         if args.output == "yaml":
             sys.stdout.write(bundle.to_yaml())
@@ -109,6 +132,23 @@ def submit_bundle(bundle: Bundle, args: argparse.Namespace, source: str | None) 
     return EXIT_OK
 
 
+def _apply(cluster: Any, bundle: Bundle, args: argparse.Namespace) -> Any:
+    """``cluster.apply``; on conflicts, the table of what was applied (stdout) before the error lines."""
+    from ..cluster import ApplyConflictError
+
+    try:
+        return cluster.apply(
+            bundle,
+            namespace=args.namespace,
+            dry_run=args.dry_run,
+            force_conflicts=bool(getattr(args, "force_conflicts", False)),
+        )
+    except ApplyConflictError as exc:
+        if exc.report is not None and len(exc.report):
+            print(exc.report.format(), end="", file=sys.stderr if args.output != "table" else sys.stdout)
+        raise
+
+
 def _watch_namespace(bundle: Bundle, args: argparse.Namespace, cluster: Any) -> str:
     """Where the submit put the axon: -n, else the manifests' namespace, else the context's."""
     for manifest in bundle:
@@ -118,6 +158,23 @@ def _watch_namespace(bundle: Bundle, args: argparse.Namespace, cluster: Any) -> 
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    return submit_bundle(_compile(args), args, args.path)
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from ..cluster import connect
+
+    bundle = _compile(args)
+    for warning in bundle.warnings:
+        print(warning.format(args.path), file=sys.stderr)
+    cluster = connect(args.context, args.kubeconfig)
+    diff = cluster.diff(bundle, namespace=args.namespace, force_conflicts=args.force_conflicts)
+    sys.stdout.write(diff.format())
+    return EXIT_FAILURE if diff.changed else EXIT_OK
+
+
+def _compile(args: argparse.Namespace) -> Bundle:
+    """PATH (a file or an https:// URL) compiled with the compile options; diagnostics placed in it."""
     from ..cluster import is_url
     from ..compiler import compile_axon
     from ..errors import MyelinError
@@ -135,4 +192,4 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     except MyelinError as exc:
         raise MyelinError(place(exc.diagnostics, document), args.path) from None
     bundle.warnings = place(bundle.warnings, document)
-    return submit_bundle(bundle, args, args.path)
+    return bundle

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..compiler.meta import TASK_LABEL
 from ..errors import MyelinError
 from .apply import selector
 from .inspect import KINDS, SELDON, WORKFLOWS, NotFoundError, Reader, name_of, newest_first, require_some
+from .labels import TASK_LABEL
 from .transport import HttpError, Transport
 
 #: Deletion order: first what starts new work (Sensors, EventSources), then runs, then the rest; the claim

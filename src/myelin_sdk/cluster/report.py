@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-#: created | replaced | unchanged | pruned | skipped (a create-once Workflow that exists) | planned
-#: (``--dry-run=client``: nothing was asked of a cluster).
-ACTIONS = ("created", "replaced", "unchanged", "pruned", "skipped", "planned")
+#: created | configured (the apply changed it) | unchanged | pruned | skipped (a create-once Workflow that
+#: exists) | planned (``--dry-run=client``: nothing was asked of a cluster).
+ACTIONS = ("created", "configured", "unchanged", "pruned", "skipped", "planned")
 
 
 @dataclass(frozen=True)

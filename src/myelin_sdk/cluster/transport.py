@@ -75,11 +75,17 @@ class Transport:
         self._discovered: dict[str, dict[str, Resource] | None] = {}
 
     def request(
-        self, method: str, path: str, query: list[tuple[str, str]] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
     ) -> dict[str, Any]:
         """The decoded JSON answer; :class:`HttpError` on a non-2xx status, :class:`MyelinError` when the
-        server cannot be reached."""
-        return _decode(self.request_text(method, path, query, body))
+        server cannot be reached. ``body`` is sent as JSON (a ``str`` as it is), with ``content_type``
+        (default ``application/json``; a server-side apply sends ``application/apply-patch+yaml``)."""
+        return _decode(self.request_text(method, path, query, body, content_type=content_type))
 
     def request_text(
         self,
@@ -88,6 +94,7 @@ class Transport:
         query: list[tuple[str, str]] | None = None,
         body: Any = None,
         accept: str = "application/json",
+        content_type: str | None = None,
     ) -> str:
         """The answer as text (a pod's log is ``text/plain``); errors as :meth:`request`."""
         import urllib3
@@ -95,7 +102,7 @@ class Transport:
 
         headers = {"Accept": accept}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type or "application/json"
         try:
             params = self.api_client.param_serialize(
                 method,

@@ -151,15 +151,24 @@ class Axon(SpecModel):
         context: str | None = None,
         kubeconfig: str | None = None,
         dry_run: str | None = None,
+        force_conflicts: bool = False,
     ) -> ApplyReport:
-        """Compile and apply to the cluster of the current kube context (:func:`myelin_sdk.cluster.submit`).
+        """Compile and apply to the cluster of the current kube context (:func:`myelin_sdk.cluster.submit`):
+        a server-side apply as field manager ``myelin``; ``force_conflicts=True`` takes over the fields that
+        other managers own with other values (else :class:`~myelin_sdk.cluster.ApplyConflictError`).
 
         >>> axon.submit("ml").format()                      # doctest: +SKIP
         """
         from ..cluster import submit
 
         return submit(
-            self, options, namespace=namespace, context=context, kubeconfig=kubeconfig, dry_run=dry_run
+            self,
+            options,
+            namespace=namespace,
+            context=context,
+            kubeconfig=kubeconfig,
+            dry_run=dry_run,
+            force_conflicts=force_conflicts,
         )
 
     def run_local(self, artifacts: dict[str, str] | None = None, **options: Any) -> LocalRun:
