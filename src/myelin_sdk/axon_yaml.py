@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import Diagnostic, MyelinError, did_you_mean
+from .errors import Diagnostic, MyelinError, did_you_mean, excerpt
 from .spec import API_VERSIONS, Axon
 from .spec._errors import diagnostics_from as _diagnostics
-from .yamlio import Document, load_documents
+from .yamlio import Document, load_documents, read_bounded
 
 _METADATA_FIELDS = ("name", "namespace")
 
@@ -38,8 +38,8 @@ def load_axon_document(text: str | bytes, source: str | None = None) -> tuple[Ax
     axons = [d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == "Axon"]
     if not axons:
         kinds = ", ".join(
-            f"{d.data.get('kind', '?')} ({d.data.get('apiVersion', 'no apiVersion')})"
-            for d in docs
+            f"{str(d.data.get('kind', '?'))[:60]} ({str(d.data.get('apiVersion', 'no apiVersion'))[:60]})"
+            for d in docs[:5]
             if isinstance(d.data, dict)
         )
         found = f"it holds {kinds}" if kinds else "it holds no YAML mapping"
@@ -60,10 +60,7 @@ def load_axon_file(path: str | Path) -> Axon:
 
 def load_axon_file_document(path: str | Path) -> tuple[Axon, Document]:
     """Read and parse an Axon YAML file, with its YAML document."""
-    try:
-        text = Path(path).read_bytes()
-    except OSError as exc:
-        raise MyelinError(f"cannot read: {exc.strerror}", str(path)) from None
+    text = read_bounded(path)  # stat + bounded read: a 2 GB file or /dev/zero is refused unread
     return load_axon_document(text, source=str(path))
 
 
@@ -92,7 +89,8 @@ def from_document(doc: Document, source: str) -> Axon:
     problems: list[Diagnostic] = []
     api = data.get("apiVersion")
     if api not in API_VERSIONS:
-        problems.append(Diagnostic("apiVersion", f"expected {' or '.join(API_VERSIONS)}, got {api!r}"))
+        got = excerpt(api) if isinstance(api, str) else repr(api)[:80]
+        problems.append(Diagnostic("apiVersion", f"expected {' or '.join(API_VERSIONS)}, got {got}"))
     metadata = data.get("metadata")
     if not isinstance(metadata, dict):
         problems.append(Diagnostic("metadata", "expected a mapping with at least a name"))

@@ -49,6 +49,14 @@ class CompileOptions:
     #: How Metric conditions are gated: ``script`` (an inline stdlib script step querying Prometheus) or
     #: ``analysis-run`` (an Argo Rollouts AnalysisRun created by a ``resource`` step; needs Argo Rollouts).
     gate: str = "script"
+    #: The Secret holding the webhook EventSource's bearer token, keys ``token`` and ``authorization``
+    #: (``Bearer <token>``); ``None``: ``<axon>-webhook-token``. The bundle refers to it, never holds it
+    #: (docs/security.md: ``kubectl create secret``).
+    webhook_secret: str | None = None
+    #: Namespace of the Alertmanager that posts alerts to the webhook (its NetworkPolicy admits it).
+    alertmanager_namespace: str = "monitoring"
+    #: Labels of those Alertmanager pods, ``key=value[,key=value]`` (prometheus-operator's by default).
+    alertmanager_labels: str = "app.kubernetes.io/name=alertmanager"
 
     def __post_init__(self) -> None:
         if self.gate not in GATES:

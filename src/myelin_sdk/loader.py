@@ -39,11 +39,16 @@ def load_path_located(path: str | Path, axon_name: str | None = None) -> tuple[A
     """Like :func:`load_path`, with the YAML document of a YAML file (``None`` for a Python file), so that
     diagnostics about the model can name their line: ``place(diagnostics, document)``."""
     p = Path(path)
-    if not p.exists():
-        raise MyelinError("no such file", str(path))
-    if p.is_dir():
+    where = str(path) if len(str(path)) <= 300 else f"{str(path)[:300]}…"  # a path is echoed on each line
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as exc:  # a name too long, a loop of symlinks
+        raise MyelinError(f"cannot read: {exc.strerror or exc}", where) from None
+    if not exists:
+        raise MyelinError("no such file", where)
+    if is_dir:
         raise MyelinError(
-            "is a directory: give an Axon YAML file or a Python file that declares an Axon", str(path)
+            "is a directory: give an Axon YAML file or a Python file that declares an Axon", where
         )
     if p.suffix == ".py":
         return _load_python(p, axon_name), None
@@ -77,6 +82,9 @@ def _user_line(exc: BaseException, path: Path) -> int | None:
 
 def _load_python(path: Path, axon_name: str | None) -> Axon:
     where = str(path)
+    from .yamlio import read_bounded
+
+    read_bounded(path)  # the same size bound as a YAML file, checked before Python reads it
     sys.path.insert(0, str(path.parent.resolve()))
     try:
         namespace = runpy.run_path(str(path), run_name="__myelin__")

@@ -101,7 +101,7 @@ def test_second_apply_of_an_unchanged_bundle_changes_nothing(api: FakeAPIServer,
     assert {c.action for c in report if c.kind != "Workflow"} == {"unchanged"}
     assert [c.action for c in report if c.kind == "Workflow"] == ["skipped"]
     assert "skipped (create-once, exists)" in report.format()
-    assert report.format().rstrip().endswith("axon ml-rec: 17 unchanged, 1 skipped")
+    assert report.format().rstrip().endswith("axon ml-rec: 18 unchanged, 1 skipped")
     # the applies were sent, and the server changed nothing: same objects, no new resourceVersion
     assert {r.method for r in api.writes()} == {"PATCH"}
     assert api.objects == before
@@ -256,7 +256,7 @@ def test_cli_conflict_is_one_line_and_exit_2_then_force_conflicts(
         f"{DEMO}: conflict: Sensor {name} in namespace ml: .spec.template.serviceAccountName set to another "
         'value by "kubectl-edit" using argoproj.io/v1alpha1 — pass --force-conflicts to take it over'
     ]
-    assert out.rstrip().endswith("axon ml-rec: 16 unchanged, 1 skipped")  # what was applied meanwhile
+    assert out.rstrip().endswith("axon ml-rec: 17 unchanged, 1 skipped")  # what was applied meanwhile
     assert main(["submit", str(DEMO), "-n", "ml", "--force-conflicts"]) == 0
     assert f"configured                     Sensor                 {name}" in capsys.readouterr().out
     assert main(["submit", str(DEMO), "-n", "ml"]) == 0
@@ -359,9 +359,9 @@ def test_cli_submit_prints_the_report(
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["ACTION", "KIND", "NAME", "NAMESPACE"]
     assert "created  ServiceAccount" in out
-    assert out.rstrip().endswith("axon ml-rec: 18 created")
+    assert out.rstrip().endswith("axon ml-rec: 19 created")
     assert main(["submit", str(DEMO), "-n", "ml"]) == 0
-    assert capsys.readouterr().out.rstrip().endswith("axon ml-rec: 17 unchanged, 1 skipped")
+    assert capsys.readouterr().out.rstrip().endswith("axon ml-rec: 18 unchanged, 1 skipped")
 
 
 def test_pipeline_main_submit(
@@ -371,7 +371,7 @@ def test_pipeline_main_submit(
 
     axon = load_path(DEMO)
     assert pipeline_main(axon, ["--submit", "-n", "ml", "--dry-run=server"]) == 0
-    assert "18 created (server dry run" in capsys.readouterr().out
+    assert "19 created (server dry run" in capsys.readouterr().out
     assert api.objects == {}
 
 

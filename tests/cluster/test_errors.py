@@ -156,7 +156,7 @@ def test_client_dry_run_needs_no_cluster(
     code, out, err = submit(capsys, "-n", "ml", "--dry-run=client", "-o", "yaml")
     assert code == 0
     assert out == compiled
-    assert err.rstrip().endswith("axon ml-rec: 18 planned (client dry run: no cluster was contacted)")
+    assert err.rstrip().endswith("axon ml-rec: 19 planned (client dry run: no cluster was contacted)")
     code, out, _ = submit(capsys, "-n", "ml", "--dry-run=client")
     assert code == 0 and "planned  Sensor" in out
     code, out, _ = submit(capsys, "-n", "ml", "--dry-run=client", "-o", "json")
@@ -186,7 +186,7 @@ def test_submit_from_an_https_url(
     url = "https://example.com/recommender-demo.yaml"
     assert main(["submit", url, "-n", "ml", "--dry-run=client"]) == 0
     assert seen == [(url, 30.0)]
-    assert "18 planned" in capsys.readouterr().out
+    assert "19 planned" in capsys.readouterr().out
 
 
 def test_url_limits(monkeypatch: pytest.MonkeyPatch) -> None:

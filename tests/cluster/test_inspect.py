@@ -193,7 +193,7 @@ def test_get_lists_every_object_of_the_axon_in_bundle_order(
     assert [r[0] for r in rows] == (
         ["ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim"]
         + ["WorkflowTemplate"] * 8
-        + ["EventSource", "Sensor", "Sensor", "PrometheusRule", "AlertmanagerConfig"]
+        + ["EventSource", "NetworkPolicy", "Sensor", "Sensor", "PrometheusRule", "AlertmanagerConfig"]
         + ["Workflow", "Workflow", "SeldonDeployment"]
     )
     assert ["Workflow", "ml-rec-deployment-decision-maker-x7k2p", "16h"] in rows
@@ -201,7 +201,7 @@ def test_get_lists_every_object_of_the_axon_in_bundle_order(
     assert ["ServiceAccount", "ml-rec-myelin", "2d"] in rows
     assert "other-run" not in out and "default" not in out
     assert {s for _, s in lists(api)} == {SELECTOR}
-    assert len(lists(api)) == 11  # one LIST per kind the compiler (or a deploy step, or a sensor) makes
+    assert len(lists(api)) == 12  # one LIST per kind the compiler (or a deploy step, or a sensor) makes
 
 
 def test_get_wide_and_json(api: FakeAPIServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,7 +215,7 @@ def test_get_wide_and_json(api: FakeAPIServer, capsys: pytest.CaptureFixture[str
     ]
     _, out, _ = run(capsys, "get", "ml-rec", "-n", "ml", "-o", "json")
     listing = json.loads(out)
-    assert listing["kind"] == "List" and len(listing["items"]) == 20
+    assert listing["kind"] == "List" and len(listing["items"]) == 21
     sdep = listing["items"][-1]
     assert sdep["apiVersion"] == "machinelearning.seldon.io/v1" and sdep["status"] == {"state": "Available"}
     _, out, _ = run(capsys, "get", "ml-rec", "-n", "ml", "-o", "yaml")
@@ -736,10 +736,10 @@ def test_delete_json_and_yaml(api: FakeAPIServer, capsys: pytest.CaptureFixture[
     report = json.loads(out)
     assert (report["axon"], report["namespace"]) == ("ml-rec", "ml")
     deleted = [(o["kind"], o["name"]) for o in report["objects"] if o["outcome"] == "deleted"]
-    assert len(deleted) == len(report["objects"]) == 20
+    assert len(deleted) == len(report["objects"]) == 21
     assert deleted[0] == ("Sensor", "ml-rec-deployment-decision-maker")
     assert deleted[-1] == ("PersistentVolumeClaim", "ml-rec-axon-store")
-    assert err == "axon ml-rec: 20 deleted\n"
+    assert err == "axon ml-rec: 21 deleted\n"
     code, out, _ = run(capsys, "delete", "other", "-n", "ml", "--yes", "-o", "yaml")
     assert code == 0
     assert yaml.safe_load(out) == {

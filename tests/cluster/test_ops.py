@@ -72,7 +72,7 @@ def test_delete_with_yes_removes_everything_of_the_axon(
     assert all(r.query == {"propagationPolicy": ["Background"]} for r in deletes)
     kinds = [line.split("/")[0] for line in out.splitlines()]
     assert kinds == (
-        ["Sensor", "Sensor", "EventSource", "Workflow", "Workflow", "SeldonDeployment"]
+        ["Sensor", "Sensor", "EventSource", "NetworkPolicy", "Workflow", "Workflow", "SeldonDeployment"]
         + ["WorkflowTemplate"] * 8
         + ["PrometheusRule", "AlertmanagerConfig", "RoleBinding", "Role", "ServiceAccount"]
         + ["PersistentVolumeClaim"]
@@ -82,7 +82,7 @@ def test_delete_with_yes_removes_everything_of_the_axon(
         deletes[0].path == "/apis/argoproj.io/v1alpha1/namespaces/ml/sensors/ml-rec-deployment-decision-maker"
     )
     assert deletes[-1].path == "/api/v1/namespaces/ml/persistentvolumeclaims/ml-rec-axon-store"
-    assert err == "axon ml-rec: 20 deleted\n"
+    assert err == "axon ml-rec: 21 deleted\n"
     assert [key[3] for key in api.objects] == ["other-run"]  # only the other axon's run is left
 
 
@@ -100,7 +100,7 @@ def test_delete_without_a_terminal_requires_yes(
     code, out, err = run(capsys, "delete", "ml-rec", "-n", "ml")
     assert code == 2 and out == ""
     assert err == (
-        "refusing to delete 20 object(s) of axon ml-rec in namespace ml without confirmation: pass --yes "
+        "refusing to delete 21 object(s) of axon ml-rec in namespace ml without confirmation: pass --yes "
         "(stdin is not a terminal)\n"
     )
     assert api.writes() == []
@@ -118,10 +118,10 @@ def test_delete_asks_on_a_terminal(
     code, out, err = run(capsys, "delete", "ml-rec", "-n", "ml", "--keep-data")
     assert "  Sensor/ml-rec-deployment-decision-maker\n" in err
     assert (
-        "delete 19 object(s) of axon ml-rec in namespace ml (keeping the PersistentVolumeClaim)? [y/N]" in out
+        "delete 20 object(s) of axon ml-rec in namespace ml (keeping the PersistentVolumeClaim)? [y/N]" in out
     )
     if deleted:
-        assert code == 0 and len(api.writes()) == 19
+        assert code == 0 and len(api.writes()) == 20
     else:
         assert code == 1 and api.writes() == [] and err.endswith("nothing deleted\n")
 

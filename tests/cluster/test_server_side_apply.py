@@ -164,7 +164,7 @@ def test_diff_before_the_first_submit_shows_every_object_new_and_writes_nothing(
     code, out, _ = diff(capsys)
     assert code == 1
     headers = [line for line in out.splitlines() if line.startswith("diff -u -N ")]
-    assert len(headers) == 18
+    assert len(headers) == 19
     assert (
         headers[0]
         == "diff -u -N live/v1.ServiceAccount.ml.ml-rec-myelin merged/v1.ServiceAccount.ml.ml-rec-myelin"

@@ -19,10 +19,8 @@ from support.schemas import SchemaValidator, assert_valid
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
 FIXTURES = sorted(LEGACY.glob("*.yaml"))
 #: fixture -> the field paths that fail with "not supported yet" (every other fixture compiles)
+#: (spark, tfJob and hpTuning compile to operators since issue 15: tests/compiler/test_spark.py and siblings)
 UNSUPPORTED = {
-    "spark-flat-2019-07.yaml": ["spec.tasks[0].spark"],
-    "tfjob-kind.yaml": ["spec.tasks[0].train.tfJobSpec"],
-    "two-stage-vae-hptuning.yaml": ["spec.tasks[1].train.hpTuning"],
     "reference-sensor-env-parameters.yaml": ["spec.sensors[0].parameters", "spec.sensors[0].tasks[0].env"],
 }
 
@@ -181,11 +179,7 @@ def test_flat_spark_fields_move_into_spark_spec() -> None:
     assert spark.spark_spec["args"] == ["1000"]
     assert spark.args is None
     assert spark.image_build is not None
-    (problem,) = refusals(axon)
-    assert (problem.path, problem.message.startswith("not supported yet: spark")) == (
-        "spec.tasks[0].spark",
-        True,
-    )
+    assert refusals(axon) == []  # the first jar is the application (tests/compiler/test_spark.py)
 
 
 def test_sensor_tasks_as_a_list_of_lists_run_in_order() -> None:

@@ -62,6 +62,7 @@ CORE = {
         ("pods", "Pod", True),
     ],
     ("rbac.authorization.k8s.io", "v1"): [("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
+    ("networking.k8s.io", "v1"): [("networkpolicies", "NetworkPolicy", True)],
 }
 ARGO_WORKFLOWS = {
     ("argoproj.io", "v1alpha1"): [

@@ -82,3 +82,10 @@ def run_guarded(
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except (RecursionError, MemoryError) as exc:  # a last guard: the loader's bounds should come first
+        where = f"{source}: " if source else ""
+        print(
+            f"{where}refused: the input is too large or nested too deeply to process ({type(exc).__name__})",
+            file=sys.stderr,
+        )
+        return MyelinError.exit_code

@@ -46,6 +46,7 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("argoproj.io/v1alpha1", "WorkflowTemplate"),
     ("argoproj.io/v1alpha1", "EventSource"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),  # the webhook's (compiler.network)
     ("argoproj.io/v1alpha1", "Sensor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"),
@@ -62,6 +63,7 @@ PLURALS = {
     "SeldonDeployment": "seldondeployments",
     "PrometheusRule": "prometheusrules",
     "AlertmanagerConfig": "alertmanagerconfigs",
+    "NetworkPolicy": "networkpolicies",
 }
 PRODUCTS = {
     ("argoproj.io", "workflows"): "Argo Workflows",

@@ -63,7 +63,9 @@ def _yaml(obj: dict[str, Any] | None) -> str:
         return ""
     import yaml
 
+    from ..yamlio import SDKDumper  # the SDK's own dumper: the same bytes whatever else was imported
+
     obj = dict(obj)
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     obj["metadata"] = metadata
-    return str(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True))
+    return str(yaml.dump(obj, Dumper=SDKDumper, sort_keys=True, default_flow_style=False, allow_unicode=True))

@@ -28,6 +28,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "PersistentVolumeClaim"),
     (WORKFLOWS, "WorkflowTemplate"),
     (WORKFLOWS, "EventSource"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
     (WORKFLOWS, "Sensor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"),

@@ -23,6 +23,7 @@ from .transport import HttpError, Transport
 DELETE_ORDER = (
     "Sensor",
     "EventSource",
+    "NetworkPolicy",
     "Workflow",
     "SeldonDeployment",
     "WorkflowTemplate",

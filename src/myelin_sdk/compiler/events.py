@@ -46,6 +46,7 @@ from ..spec import Alert, Axon, Calendar, Lifecycle, Rest, Sensor
 from ..spec.sensors import Trigger
 from .bundle import Manifest
 from .meta import labels, metadata
+from .webhook_auth import auth_secret
 from .wiring import (
     ALERTS_EVENT,
     LIFECYCLE_EVENT,
@@ -91,9 +92,19 @@ PHASES = {"Succeeded": ("Succeeded",), "Failed": ("Failed", "Error")}
 # --- EventSources ------------------------------------------------------------------------------------------
 
 
-def _webhook_entry(event: str) -> dict[str, Any]:
-    """One webhook event: ``POST /<event>`` on the shared port (no ``url``: see the module docstring)."""
-    return {"port": str(WEBHOOK_PORT), "endpoint": f"/{event}", "method": "POST"}
+def _webhook_entry(event: str, auth: dict[str, str]) -> dict[str, Any]:
+    """One webhook event: ``POST /<event>`` on the shared port (no ``url``: see the module docstring), only
+    with the bearer token of ``auth`` (:mod:`.webhook_auth`)."""
+    return {"port": str(WEBHOOK_PORT), "endpoint": f"/{event}", "method": "POST", "authSecret": auth}
+
+
+#: Labels of the webhook EventSource's pod (besides the axon's), which its NetworkPolicy selects.
+WEBHOOK_POD_LABELS = {"myelin.io/component": "webhook"}
+
+
+def webhook_pod_labels(axon: Axon) -> dict[str, str]:
+    """The labels of the webhook EventSource's pod (:mod:`.network` selects it by them)."""
+    return labels(axon) | WEBHOOK_POD_LABELS
 
 
 def _triggers(axon: Axon, kind: type) -> list[tuple[Sensor, Trigger]]:
@@ -133,7 +144,9 @@ def webhook_event_source(axon: Axon, options: CompileOptions) -> Manifest | None
 
     Every event listens on port :data:`.wiring.WEBHOOK_PORT` under ``/<event>`` (POST). ``spec.service``
     exposes that port, so Argo Events creates the Service ``<name>-eventsource-svc`` that task templates and
-    Alertmanager post to (:func:`.wiring.webhook_service_url`).
+    Alertmanager post to (:func:`.wiring.webhook_service_url`). Every event needs the bearer token of the
+    Secret :func:`.webhook_auth.webhook_secret_name` (``authSecret``); the pod carries
+    :func:`webhook_pod_labels`, by which the NetworkPolicy of :mod:`.network` selects it.
     """
     events = webhook_events(axon)
     if not events:
@@ -146,7 +159,8 @@ def webhook_event_source(axon: Axon, options: CompileOptions) -> Manifest | None
         "spec": {
             "eventBusName": options.event_bus,
             "service": {"ports": [{"name": "http", "port": WEBHOOK_PORT, "targetPort": WEBHOOK_PORT}]},
-            "webhook": {event: _webhook_entry(event) for event in events},
+            "template": {"metadata": {"labels": webhook_pod_labels(axon)}},
+            "webhook": {event: _webhook_entry(event, auth_secret(axon, options)) for event in events},
         },
     }
 

@@ -20,7 +20,7 @@ def canonical(value: Any) -> Any:
     """Free-form dicts (a claim spec, a volume source) with their keys sorted, so that equal axons give
     equal bytes whatever order their YAML or Python wrote the keys in."""
     if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}  # key=str: lint refuses int keys
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value

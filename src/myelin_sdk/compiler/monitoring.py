@@ -59,6 +59,7 @@ from ..spec import Axon
 from ..spec.expressions import parse_alert_condition
 from ..spec.sensors import PROMETHEUS_DURATION, Alert
 from .meta import metadata
+from .webhook_auth import alertmanager_authorization
 from .wiring import ALERTS_EVENT, alert_name, webhook_event_source_name, webhook_service_url
 
 __all__ = [
@@ -191,7 +192,11 @@ def alertmanager_config(axon: Axon, options: CompileOptions) -> dict[str, Any] |
                 {
                     "name": receiver,
                     "webhookConfigs": [
-                        {"url": webhook_service_url(axon, options, ALERTS_EVENT), "sendResolved": True}
+                        {
+                            "url": webhook_service_url(axon, options, ALERTS_EVENT),
+                            "sendResolved": True,
+                            "httpConfig": alertmanager_authorization(axon, options),  # the webhook's token
+                        }
                     ],
                 }
             ],

@@ -82,6 +82,18 @@ def service_account_name(axon: Axon) -> str:
     return axon.service_account_name or dns_label(axon.name, "myelin")
 
 
-def watched_tasks(axon: Axon) -> set[str]:
-    """Names of the tasks a Lifecycle trigger listens to: their templates send exit notifications."""
-    return {t.task for s in axon.sensors for t in s.triggers if t.type == "Lifecycle"}
+#: watched_tasks' one-entry cache: (axon, its sensors list, their number, the answer). Compiling asks once
+#: per task; the answer is computed once per compile (``compile_axon`` works on its own copy of the axon).
+_watched: list[tuple[Axon, object, int, frozenset[str]]] = []
+
+
+def watched_tasks(axon: Axon) -> frozenset[str]:
+    """Names of the tasks a Lifecycle trigger listens to: their templates send exit notifications.
+    Constant time on repeated calls for the same axon (its ``sensors`` list unchanged)."""
+    if _watched:
+        cached, sensors, count, found = _watched[0]
+        if cached is axon and sensors is axon.sensors and count == len(axon.sensors):
+            return found
+    found = frozenset(t.task for s in axon.sensors for t in s.triggers if t.type == "Lifecycle")
+    _watched[:] = [(axon, axon.sensors, len(axon.sensors), found)]
+    return found

@@ -212,6 +212,18 @@ def describe(manifest: Manifest, manifests: Iterable[Manifest] = ()) -> str:
         return f"volume {_myelin_name(manifest)}: {size}, {modes}{klass}"
     if kind == "SeldonDeployment":
         return _seldon(manifest)
+    if kind == "NetworkPolicy":  # compiler.network: who may reach the webhook EventSource
+        peers = [p for rule in spec.get("ingress", []) for p in rule.get("from", [])]
+        names = [
+            ", ".join(f"{k}={v}" for k, v in p.get("podSelector", {}).get("matchLabels", {}).items())
+            + (
+                " in namespace " + ", ".join(p["namespaceSelector"].get("matchLabels", {}).values())
+                if "namespaceSelector" in p
+                else ""
+            )
+            for p in peers
+        ]
+        return "admits to the webhook only pods with " + "; ".join(names)
     return str(manifest.get("apiVersion", ""))
 
 

@@ -68,12 +68,16 @@ def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> in
     view = View(live=not args.plain and sys.stdout.isatty())
     engine = Engine(axon, options_from(args), source=source, log=view.line)
     interrupted = threading.Event()
+    stopping = threading.Event()
 
     def _terminate(signum: int, frame: Any) -> None:
+        # SIGTERM and SIGINT alike: unwind the main thread to the one stop below (engine.stop ends the
+        # tasks, model servers, routers and listeners); a signal while stopping does not cut that short
         interrupted.set()
-        engine.stop_event.set()
+        if not stopping.is_set():
+            raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         failed: RunFailed | None = None
         reached = False
@@ -85,6 +89,7 @@ def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> in
             interrupted.set()
         except RunFailed as exc:
             failed = exc
+        stopping.set()
         if interrupted.is_set():
             engine.stop("stopped")
             view.line("stopped: resume with `myelin run PATH --resume`")
@@ -106,7 +111,8 @@ def run_command(axon: Axon, args: argparse.Namespace, source: Path | None) -> in
             view.line(f"done: {args.until} reached")
         return EXIT_OK
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------------------------- status and endpoint

@@ -23,6 +23,10 @@ from urllib.parse import unquote
 
 from ..errors import did_you_mean
 from .events import EventSink
+from .request_body import BodyError, read_body
+
+#: The largest request body the control endpoint reads (it needs none).
+MAX_BODY = 1024 * 1024
 
 
 class ControlServer:
@@ -60,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(body, indent=1, default=str).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -73,9 +79,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no {self.path}: try GET /status or POST /trigger/<sensor>"})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        try:
+            read_body(self.headers, self.rfile, MAX_BODY)
+        except BodyError as exc:  # the unread body must not be taken for the next request
+            self.close_connection = True
+            self._reply(exc.status, {"error": exc.message})
+            return
         if not self.path.startswith("/trigger/"):
             self._reply(404, {"error": f"no {self.path}: POST /trigger/<sensor>"})
             return

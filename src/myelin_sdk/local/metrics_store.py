@@ -38,8 +38,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .request_body import BodyError, read_body
+
 __all__ = ["Family", "MetricStore", "PushError", "PushgatewayServer", "Series", "parse_body", "parse_group"]
 
+#: The largest push the embedded Pushgateway reads (bytes).
+MAX_BODY = 16 * 1024 * 1024
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 _SCHEMA = """
@@ -283,16 +287,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+    def _body(self) -> bytes | None:
+        """The request body; None once a 4xx answered a malformed one (the connection then closes)."""
+        try:
+            return read_body(self.headers, self.rfile, MAX_BODY)
+        except BodyError as exc:
+            self.close_connection = True
+            self._reply(exc.status, f"{exc.message}\n".encode())
+            return None
 
     def _push(self, replace_all: bool) -> None:
         body = self._body()
+        if body is None:
+            return
         try:
             job, grouping = parse_group(self.path)
             content_type = self.headers.get("Content-Type") or ""
@@ -312,7 +325,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._push(replace_all=False)
 
     def do_DELETE(self) -> None:
-        self._body()
+        if self._body() is None:
+            return
         try:
             job, grouping = parse_group(self.path)
         except PushError as exc:

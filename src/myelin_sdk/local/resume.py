@@ -1,7 +1,9 @@
 """What a resumed run finds left by the runner before it: process groups still running, task runs that were
 running, and Lifecycle events never recorded because the runner died first::
 
-    reap_previous(state, log=print)        # ends the groups, marks their task runs "interrupted"
+    reap_previous(state, log=print)        # ends the groups, marks their task runs "interrupted" — or, for a
+                                           # task that ended by itself, records the exit status its
+                                           # watchdog kept (:func:`.watchdog.exit_path`): not run again
     for task, phase, code in lost_lifecycle_events(state):
         engine.emit("lifecycle", f"{task}:{phase}", {"task": task, "exitCode": code}, targets)
 
@@ -11,20 +13,48 @@ handled yet (:meth:`.Engine.start` with ``--resume``).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 from .executor import reap_group
 from .state import FAILED, RUNNING, SUCCEEDED, State, TaskRun
+from .watchdog import exit_path
 
 __all__ = ["lost_lifecycle_events", "reap_previous"]
 
 
-def reap_previous(state: State, log: Callable[[str], None]) -> None:
+def kept_exit(task_run: TaskRun) -> int | None:
+    """The exit status the task run's watchdog kept (its task ended while the runner could not see it),
+    None without one (or one of another process)."""
+    if not task_run.log or task_run.pid is None:
+        return None
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        kept = json.loads(Path(exit_path(task_run.log)).read_text(encoding="utf-8"))
+        if kept["pid"] == task_run.pid and isinstance(kept["exitCode"], int):
+            return int(kept["exitCode"])
+    return None
+
+
+def _keeps(keeps: Callable[[str], bool], task: str) -> bool:
+    try:
+        return keeps(task)
+    except (KeyError, ValueError):  # not a task of the axon (any more): run it again
+        return False
+
+
+def reap_previous(
+    state: State, log: Callable[[str], None], keeps: Callable[[str], bool] = lambda task: True
+) -> None:
     """End what the previous runner left running and mark its running task runs ``interrupted``.
 
     Its watchdogs end its groups; a group whose watchdog died too is ended here, each group checked by its
-    leader's start time (a reused pid is never signalled).
+    leader's start time (a reused pid is never signalled). A task run whose task ended by itself before
+    the runner could record it keeps that exit status (succeeded or failed, its sensor run failed with
+    it), so it is not run again — for the tasks ``keeps`` accepts (a train task's version folder must be
+    registered by the runner that ran it: it runs again).
     """
     for record in state.live_processes():
         left = reap_group(record.pid, record.created)
@@ -35,7 +65,17 @@ def reap_previous(state: State, log: Callable[[str], None]) -> None:
             )
         state.process_ended(record.pid)
     for task_run in state.task_runs(status=RUNNING):
-        state.finish_task_run(task_run.id, "interrupted", None)
+        code = kept_exit(task_run)  # None for a deploy step: no process of its own
+        if code is not None and not _keeps(keeps, task_run.task):
+            code = None
+        if code is None:
+            state.finish_task_run(task_run.id, "interrupted", None)
+            continue
+        state.finish_task_run(task_run.id, SUCCEEDED if code == 0 else FAILED, code)
+        log(f"task {task_run.task} ended with exit status {code} while no runner watched: not run again")
+        if code != 0:
+            message = f"step {task_run.step} failed (task {task_run.task}, exit status {code})"
+            state.finish_sensor_run(task_run.sensor_run_id, FAILED, message)
 
 
 def lost_lifecycle_events(state: State) -> list[tuple[str, str, int | None]]:

@@ -22,7 +22,7 @@ default the two routes of one model:
 | ``POST /predict``, ``POST /api/v1.0/predictions`` | the chosen backend's ``/api/v1.0/predictions`` |
 | ``POST /send-feedback``, ``POST /api/v1.0/feedback`` | the backend's ``/api/v1.0/feedback`` |
 | ``POST <another route>`` (a deployer's ``routes``) | its DAG's final answer |
-| ``GET /health`` | 200 with the live versions, 503 when none |
+| ``GET /health`` | 200 with the live versions (``down``: routed servers marked down), 503 when none |
 | no version deployed | 503, a Seldon-style JSON ``status`` |
 | a backend that does not answer | 502, a Seldon-style JSON ``status`` |
 | any other path | 404 (405 for a known path with another method) |
@@ -40,7 +40,9 @@ connections, reused across requests (thread-safe). A kept-alive connection that 
 is retried once on a fresh connection when nothing of the request reached the server, or when the request
 is a prediction (idempotent) and the server closed the connection without answering. :meth:`Router.stats`
 gives, per version, the traffic weight, request/error/feedback counts, and the p50/p95 latency of recent
-predictions.
+predictions. A backend whose model server died is marked down (:meth:`Router.mark_down`, by the deployments'
+health checks, :mod:`.supervisor`): it gets no traffic until it is routed again. A malformed request body
+(``Content-Length``) is a 4xx answer (:mod:`.request_body`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from typing import Any
 
 from .graph_router import VERSION_HEADER, Graph, default_graphs, execute
 from .pool import Pool
+from .request_body import BodyError, read_body
 
 __all__ = ["FEEDBACK_PATHS", "PREDICT_PATHS", "VERSION_HEADER", "Backend", "Route", "Router", "VersionStats"]
 
@@ -231,6 +234,8 @@ class Router:
         self.timeout = timeout
         self._rng = rng or random.Random()
         self._table = _Table()
+        self._desired: tuple[Route, ...] = ()  # as set; the table leaves out the down backends
+        self._down: set[str] = set()
         self._counters: dict[str, _Counters] = {}
         self._pools: dict[str, Pool] = {}  # backend url -> its kept-alive connections
         self._cond = threading.Condition()
@@ -284,13 +289,14 @@ class Router:
 
     @property
     def routes(self) -> tuple[Route, ...]:
-        """The routes now in force."""
+        """The routes now in force (without the versions that need a backend marked down)."""
         return self._table.routes
 
     def set_routes(self, routes: Sequence[Route]) -> None:
         """Replace all routes at once. Weights must sum to 100 (or ``routes`` be empty); versions unique.
 
         Requests already in flight finish on the backend they started on; new ones see the new routes.
+        Backends marked down (:meth:`mark_down`) get no traffic while they stay down.
         """
         routes = tuple(routes)
         versions = [r.version for r in routes]
@@ -300,20 +306,55 @@ class Router:
             total = sum(r.weight for r in routes)
             if abs(total - 100) > _TOLERANCE:
                 raise ValueError(f"route weights must sum to 100, got {total:g} ({versions})")
-        table = _Table(
+        with self._cond:
+            self._desired = routes
+            self._down &= {b.url for r in routes for b in _all_backends(r)}
+            gone = self._rebuild_locked()
+        for pool in gone:  # requests still in flight there close their connection when done
+            pool.close()
+
+    @property
+    def down(self) -> frozenset[str]:
+        """Urls of the backends marked down (routed, but given no traffic)."""
+        with self._cond:
+            return frozenset(self._down)
+
+    def mark_down(self, url: str) -> None:
+        """Give backend ``url`` no more traffic (its model server died): a version that needs it is left out
+        and the others share its traffic; another backend of the same model takes its share. New requests
+        see this at once; :meth:`mark_up` or the next :meth:`set_routes` without ``url`` ends it."""
+        with self._cond:
+            if url in self._down:
+                return
+            self._down.add(url)
+            gone = self._rebuild_locked()
+        for pool in gone:
+            pool.close()
+
+    def mark_up(self, url: str) -> None:
+        """Route to backend ``url`` again."""
+        with self._cond:
+            if url not in self._down:
+                return
+            self._down.discard(url)
+            gone = self._rebuild_locked()
+        for pool in gone:
+            pool.close()
+
+    def _rebuild_locked(self) -> list[Pool]:
+        """Swap in the table of the desired routes without the down backends; the pools no longer used."""
+        routes = _without(self._desired, self._down)
+        self._table = _Table(
             routes=routes,
             by_version={r.version: r for r in routes},
             cumulative=_cumulative([r.weight for r in routes]),
         )
+        for route in self._desired:
+            self._counters.setdefault(route.version, _Counters())
         live = {b.url for r in routes for b in _all_backends(r)}
-        with self._cond:
-            self._table = table
-            for version in versions:
-                self._counters.setdefault(version, _Counters())
-            gone = [self._pools.pop(url) for url in list(self._pools) if url not in live]
-            self._cond.notify_all()
-        for pool in gone:  # requests still in flight there close their connection when done
-            pool.close()
+        gone = [self._pools.pop(url) for url in list(self._pools) if url not in live]
+        self._cond.notify_all()
+        return gone
 
     def wait_idle(self, version: str, timeout: float | None = None) -> bool:
         """Wait until no request is in flight on ``version``; ``False`` if ``timeout`` passed first.
@@ -415,6 +456,47 @@ def _all_backends(route: Route) -> list[Backend]:
     return [*route.backends, *(b for group in route.models.values() for b in group)]
 
 
+def _live_group(group: Sequence[Backend], down: set[str]) -> tuple[Backend, ...]:
+    """The backends of ``group`` that are not down, their weights scaled to sum to 100 (empty: none)."""
+    live = [b for b in group if b.url not in down]
+    if len(live) == len(group):
+        return tuple(group)
+    total = sum(b.weight for b in live)
+    if not live:
+        return ()
+    return tuple(
+        Backend(b.url, b.weight * 100 / total if total else 100 / len(live), b.name, b.protocol) for b in live
+    )
+
+
+def _without(routes: Sequence[Route], down: set[str]) -> tuple[Route, ...]:
+    """``routes`` without the backends in ``down``: a version left without a backend for one of its models
+    is left out, the remaining versions share all traffic in proportion (equally when all had 0).
+
+    >>> a, b = Route("v2", "http://127.0.0.1:1", 10), Route("v1", "http://127.0.0.1:2", 90)
+    >>> [(r.version, r.weight) for r in _without([a, b], {"http://127.0.0.1:2"})]
+    [('v2', 100.0)]
+    """
+    if not down:
+        return tuple(routes)
+    kept = []
+    for route in routes:
+        backends = _live_group(route.backends, down)
+        models = {name: _live_group(group, down) for name, group in route.models.items()}
+        if backends and all(models.values()):
+            kept.append((route, backends, models))
+    total = sum(route.weight for route, _, _ in kept)
+    return tuple(
+        Route(
+            route.version,
+            backends,
+            route.weight * 100 / total if total else 100 / len(kept),
+            models=models,
+        )
+        for route, backends, models in kept
+    )
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -429,7 +511,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        body = self._body()
+        try:
+            body = read_body(self.headers, self.rfile)
+        except BodyError as exc:  # the unread body must not be taken for the next request
+            self.close_connection = True
+            self._send(*_error(exc.status, exc.message, "BAD_REQUEST"), close=True)
+            return
         content_type = self.headers.get("Content-Type", "application/json")
         router = self.server.router
         graph = router.graphs.get(path)
@@ -444,11 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         if path == "/health":
-            routes = self.server.router.routes
-            body = {
-                "status": "ok" if routes else "no version deployed",
+            router = self.server.router
+            routes, down = router.routes, router.down
+            body: dict[str, Any] = {
+                "status": "ok" if routes else "no version deployed" if not down else "no live model server",
                 "versions": {r.version: r.weight for r in routes},
             }
+            if down:  # routed model servers that do not answer (restarting): they get no traffic
+                body["down"] = sorted(down)
             self._send(
                 200 if routes else 503, {"Content-Type": "application/json"}, json.dumps(body).encode()
             )
@@ -457,16 +547,21 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(*_error(404, f"no such path: {path}", "NOT_FOUND"))
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send(self, status: int, headers: dict[str, str], body: bytes, allow: str | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        allow: str | None = None,
+        close: bool = False,
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         if allow:
             self.send_header("Allow", allow)
+        if close:
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -81,8 +81,12 @@ class SpecModel(BaseModel):
     __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
-        """The YAML form of this object (camelCase keys, no empty or unset fields)."""
-        out: dict[str, Any] = prune(self.model_dump(by_alias=True, exclude_none=True, mode="json"))
+        """The YAML form of this object (camelCase keys, no empty or unset fields). An empty object stays
+        where its presence means something (``container: {}`` is a container task; ``emptyDir: {}`` a
+        volume source), so ``from_yaml(to_yaml(a)) == a``."""
+        out: dict[str, Any] = _prune_model(
+            self, self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        )
         return out
 
 
@@ -94,6 +98,35 @@ def prune(value: Any) -> Any:
     if isinstance(value, list):
         return [prune(v) for v in value]
     return value
+
+
+def _prune_model(model: BaseModel, data: Any) -> Any:
+    """:func:`prune` guided by the model: an empty nested object is kept when its field has no default
+    object (``None`` or required), and an extra field (a raw Kubernetes volume source) is always kept."""
+    if not isinstance(data, dict):
+        return prune(data)
+    fields = {(info.alias or name): (name, info) for name, info in type(model).model_fields.items()}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:  # an extra field: its presence is the point (``emptyDir: {}``)
+            out[key] = prune(value)
+            continue
+        name, info = fields[key]
+        attr = getattr(model, name, None)
+        if isinstance(attr, BaseModel):
+            pruned = _prune_model(attr, value)
+            keep = info.is_required() or info.default is None
+        elif isinstance(attr, list) and isinstance(value, list) and len(attr) == len(value):
+            pruned = [
+                _prune_model(a, v) if isinstance(a, BaseModel) else prune(v)
+                for a, v in zip(attr, value, strict=True)
+            ]
+            keep = False
+        else:
+            pruned, keep = prune(value), False
+        if keep or pruned not in ({}, []):
+            out[key] = pruned
+    return out
 
 
 class Registered(SpecModel):

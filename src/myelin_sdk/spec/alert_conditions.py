@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .condition_bounds import check_bounds
 from .expressions import (
     _ANY_BRACES_RE,
     PLACEHOLDER_RE,
@@ -20,7 +21,6 @@ from .expressions import (
     ExpressionError,
     MetricCondition,
     Number,
-    _parse,
     _published_names,
     _validate_promql,
     placeholders,
@@ -39,8 +39,10 @@ def _only_metric_vs_number(node: ConditionNode) -> bool:
 
 
 def _simple_form(text: str) -> MetricCondition | None:
+    from .condition_parser import parse_tree
+
     try:
-        tree, tokens = _parse(text)
+        tree, tokens = parse_tree(text)
     except ExpressionError:
         return None
     if any(token.text in ("&&", "||") for token in tokens) or not _only_metric_vs_number(tree):
@@ -108,6 +110,7 @@ def parse_alert_condition(text: str) -> AlertCondition:
     """
     if not text.strip():
         raise ExpressionError.expected("a PromQL expression", text, 0, note="the alert condition is empty")
+    check_bounds(text, "alert condition")
     condition = AlertCondition(text)
     condition.to_promql("axon")
     return condition

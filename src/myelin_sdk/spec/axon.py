@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from ._base import Registered, SpecModel, _current_axon
 from .artifacts import Artifact
@@ -56,6 +56,8 @@ class Axon(SpecModel):
     volume_claim_template: VolumeClaimTemplate | None = None
     tasks: list[Task] = []
     sensors: list[Sensor] = []
+    #: ``task(name)``'s index: (the tasks list it was built from, name -> first position).
+    _task_index: tuple[list[Task], dict[str, int]] | None = PrivateAttr(default=None)
 
     def __init__(self, name: str | None = None, /, **data: Any) -> None:
         if name is not None:
@@ -90,9 +92,23 @@ class Axon(SpecModel):
     # --- lookups ------------------------------------------------------------------------------------------
 
     def task(self, name: str) -> Task:
-        """The task called ``name`` (``KeyError`` when there is none)."""
-        for task in self.tasks:
+        """The task called ``name`` (``KeyError`` when there is none); the first one when names repeat.
+
+        Constant time: a name -> position index is built once and checked on every use (the task at that
+        position still has that name), so changing ``tasks`` afterwards is safe; only a miss scans the list.
+        """
+        index = self._task_index
+        if index is None or index[0] is not self.tasks:
+            positions: dict[str, int] = {}
+            for i, task in enumerate(self.tasks):
+                positions.setdefault(task.name, i)
+            index = self._task_index = (self.tasks, positions)
+        at = index[1].get(name)
+        if at is not None and at < len(self.tasks) and self.tasks[at].name == name:
+            return self.tasks[at]
+        for task in self.tasks:  # a miss, or the list changed since the index was built
             if task.name == name:
+                self._task_index = None
                 return task
         raise KeyError(name)
 

@@ -32,7 +32,7 @@ Metric conditions
     At least one side of every comparison must be a placeholder.  The text is
     parsed by a hand-written tokenizer and recursive-descent parser into an
     immutable tree (:class:`Comparison`, :class:`BoolOp`, :class:`Not`,
-    :class:`Metric`, :class:`Number`); nothing is ever passed to ``eval``.
+    :class:`Metric`, :class:`Number`, in :mod:`.condition_tree`); nothing is ever passed to ``eval``.
     A comparison involving NaN is false (for every operator, ``!=`` included).
 
 Alert conditions
@@ -47,6 +47,10 @@ Alert conditions
     :attr:`AlertCondition.simple` holds it, so that an embedded metric store can
     evaluate the alert without a Prometheus server.
 
+Both are bounded before any parser sees them (:mod:`.condition_bounds`): at most ``MAX_CONDITION_CHARS``
+characters and ``MAX_NESTING`` levels of brackets or ``not``. The tokenizer and parser of metric
+conditions live in :mod:`.condition_parser`.
+
 Every syntax problem raises :class:`ExpressionError`, which carries the
 expression and the 0-based offset of the problem; its message quotes the
 expression and names the 1-based column, e.g.::
@@ -56,13 +60,27 @@ expression and names the 1-based column, e.g.::
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from ..contract import metric_name
+from .condition_tree import (
+    COMPARISON_OPERATORS,
+    BoolOp,
+    Comparison,
+    ConditionNode,
+    Metric,
+    Not,
+    Number,
+    Operand,
+    _as_placeholder,
+    _evaluate,
+    _iter_metrics,
+    _render,
+    compare,
+)
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -146,7 +164,6 @@ class MissingMetricError(KeyError):
 #: A ``{{name}}`` placeholder; group ``name`` holds the metric name.
 PLACEHOLDER_RE: re.Pattern[str] = re.compile(r"\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROMETHEUS_NAME_RE = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _ANY_BRACES_RE = re.compile(r"\{\{.*?\}\}")
 
@@ -202,166 +219,16 @@ def _published_names(text: str, metrics: list[str], axon: str) -> dict[str, str]
 def _validate_promql(query: str, text: str) -> None:
     import promql_parser  # compiled extension: imported lazily to keep this module cheap
 
+    from .condition_bounds import check_bounds
+
+    check_bounds(query, "PromQL query")  # the parser gets nothing it could overflow its stack with
+
     try:
         promql_parser.parse(query)
     except ValueError as exc:
         raise ExpressionError(
             f"invalid PromQL query {_quote(query)} (rendered from {_quote(text)}): {exc}", text
         ) from exc
-
-
-# ---------------------------------------------------------------------- the tree
-
-#: The comparison operators of metric conditions.
-COMPARISON_OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
-
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-def compare(op: str, left: float, right: float) -> bool:
-    """One comparison of the condition language: false whenever a side is NaN (``!=`` included).
-
-    >>> compare("<", 0.5, 0.9), compare("!=", float("nan"), 1.0)
-    (True, False)
-    """
-    return not (math.isnan(left) or math.isnan(right)) and _COMPARE[op](left, right)
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A ``{{name}}`` operand."""
-
-    name: str
-
-    def __post_init__(self) -> None:
-        if not _NAME_RE.fullmatch(self.name):
-            raise ValueError(f"invalid metric name {self.name!r}: expected [A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Number:
-    """A numeric literal operand (always finite)."""
-
-    value: float
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.value):
-            raise ValueError(f"number operands must be finite, got {self.value!r}")
-
-
-Operand: TypeAlias = Metric | Number
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``left op right``; at least one side is a :class:`Metric`."""
-
-    left: Operand
-    op: str
-    right: Operand
-
-    def __post_init__(self) -> None:
-        if self.op not in _COMPARE:
-            raise ValueError(f"unknown comparison operator {self.op!r}")
-        if isinstance(self.left, Number) and isinstance(self.right, Number):
-            raise ValueError("at least one side of a comparison must be a metric")
-
-
-@dataclass(frozen=True)
-class BoolOp:
-    """``operands[0] op operands[1] op ...`` with at least two operands."""
-
-    op: Literal["and", "or"]
-    operands: tuple[ConditionNode, ...]
-
-    def __post_init__(self) -> None:
-        if self.op not in ("and", "or"):
-            raise ValueError(f"unknown boolean operator {self.op!r}")
-        if len(self.operands) < 2:
-            raise ValueError("a boolean operation needs at least two operands")
-
-
-@dataclass(frozen=True)
-class Not:
-    """``not operand``."""
-
-    operand: ConditionNode
-
-
-ConditionNode: TypeAlias = Comparison | BoolOp | Not
-
-
-def _iter_metrics(node: ConditionNode) -> Iterator[str]:
-    if isinstance(node, Comparison):
-        for side in (node.left, node.right):
-            if isinstance(side, Metric):
-                yield side.name
-    elif isinstance(node, BoolOp):
-        for child in node.operands:
-            yield from _iter_metrics(child)
-    else:
-        yield from _iter_metrics(node.operand)
-
-
-def _operand_value(operand: Operand, values: Mapping[str, float]) -> float:
-    return values[operand.name] if isinstance(operand, Metric) else operand.value
-
-
-def _evaluate(node: ConditionNode, values: Mapping[str, float]) -> bool:
-    if isinstance(node, Comparison):
-        return compare(node.op, _operand_value(node.left, values), _operand_value(node.right, values))
-    if isinstance(node, BoolOp):
-        if node.op == "and":
-            return all(_evaluate(child, values) for child in node.operands)
-        return any(_evaluate(child, values) for child in node.operands)
-    return not _evaluate(node.operand, values)
-
-
-def _format_number(value: float) -> str:
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _render(
-    node: ConditionNode,
-    fn: Callable[[str], str],
-    *,
-    text: str,
-    promql: bool = False,
-    bool_suffix: str = "",
-) -> str:
-    if isinstance(node, Comparison):
-
-        def side(operand: Operand) -> str:
-            return fn(operand.name) if isinstance(operand, Metric) else _format_number(operand.value)
-
-        return f"{side(node.left)} {node.op} {side(node.right)}"
-    if isinstance(node, BoolOp):
-        parts = []
-        for child in node.operands:
-            rendered = _render(child, fn, text=text, promql=promql, bool_suffix=bool_suffix)
-            parts.append(f"({rendered})" if isinstance(child, BoolOp) else rendered)
-        return f" {node.op}{bool_suffix} ".join(parts)
-    if promql:
-        raise ExpressionError(
-            f"'not' cannot be expressed in PromQL in {_quote(text)}; "
-            "invert the comparison instead (e.g. 'not {{m}} < 1' is '{{m}} >= 1')",
-            text,
-        )
-    rendered = _render(node.operand, fn, text=text)
-    return f"not ({rendered})" if isinstance(node.operand, BoolOp) else f"not {rendered}"
-
-
-def _as_placeholder(name: str) -> str:
-    return "{{" + name + "}}"
 
 
 # -------------------------------------------------------------- metric conditions
@@ -451,198 +318,6 @@ class MetricCondition:
         return query
 
 
-# tokenizer -------------------------------------------------------------------------
-
-_TOKEN_RE = re.compile(
-    r"""
-      (?P<ws>\s+)
-    | (?P<placeholder>\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\})
-    | (?P<bad_placeholder>\{\{[^{}\n]*\}\})
-    | (?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![A-Za-z0-9_.])
-    | (?P<op><=|>=|==|!=|<|>)
-    | (?P<and>&&)
-    | (?P<or>\|\|)
-    | (?P<lparen>\()
-    | (?P<rparen>\))
-    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    """,
-    re.VERBOSE,
-)
-_KEYWORDS = {"and": "and", "or": "or", "not": "not"}
-
-_TokenKind = Literal["metric", "number", "op", "and", "or", "not", "lparen", "rparen", "end"]
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: _TokenKind
-    text: str
-    pos: int
-
-
-def _describe(token: _Token) -> str | None:
-    if token.kind == "end":
-        return None
-    if token.kind == "rparen":
-        return "unmatched ')'"
-    return repr(token.text)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN_RE.match(text, pos)
-        if match is None:
-            found = text[pos:].split(None, 1)[0][:20]
-            if text.startswith("{{", pos):
-                raise ExpressionError.expected("a closing '}}' for the placeholder", text, pos, repr(found))
-            if text[pos] == "=" and not text.startswith("==", pos):
-                raise ExpressionError.expected(
-                    "a comparison operator (<, <=, >, >=, ==, !=); use '==' for equality",
-                    text,
-                    pos,
-                    repr(found),
-                )
-            raise ExpressionError.expected(
-                "a metric placeholder such as {{name}}, a number, a comparison operator, "
-                "'and', 'or', 'not' or a parenthesis",
-                text,
-                pos,
-                repr(found),
-            )
-        kind = match.lastgroup
-        lexeme = match.group()
-        if kind == "placeholder":
-            tokens.append(_Token("metric", match.group("name"), pos))
-        elif kind == "bad_placeholder":
-            raise ExpressionError.expected(
-                "a metric name matching [A-Za-z_][A-Za-z0-9_]* inside '{{...}}' "
-                "(Argo expressions such as {{workflow.parameters.x}} are not metrics)",
-                text,
-                pos,
-                repr(lexeme),
-            )
-        elif kind == "word":
-            keyword = _KEYWORDS.get(lexeme.lower())
-            if keyword == "and":
-                tokens.append(_Token("and", lexeme, pos))
-            elif keyword == "or":
-                tokens.append(_Token("or", lexeme, pos))
-            elif keyword == "not":
-                tokens.append(_Token("not", lexeme, pos))
-            else:
-                raise ExpressionError.expected(
-                    f"a metric placeholder such as {{{{{lexeme}}}}}, a number or a keyword",
-                    text,
-                    pos,
-                    repr(lexeme),
-                )
-        elif kind in ("number", "op", "and", "or", "lparen", "rparen"):
-            tokens.append(_Token(kind, lexeme, pos))  # type: ignore[arg-type]
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-# parser ----------------------------------------------------------------------------
-
-_OPERATORS_TEXT = "a comparison operator (<, <=, >, >=, ==, !=)"
-
-
-class _Parser:
-    def __init__(self, text: str, tokens: list[_Token]) -> None:
-        self.text = text
-        self.tokens = tokens
-        self.index = 0
-
-    def peek(self) -> _Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> _Token:
-        token = self.tokens[self.index]
-        if token.kind != "end":
-            self.index += 1
-        return token
-
-    def error(self, what: str, note: str | None = None) -> ExpressionError:
-        token = self.peek()
-        return ExpressionError.expected(what, self.text, token.pos, _describe(token), note)
-
-    def parse(self) -> ConditionNode:
-        if self.peek().kind == "end":
-            raise ExpressionError.expected(
-                "a comparison such as '{{metric}} < 0.9'", self.text, 0, note="the condition is empty"
-            )
-        node = self.expr()
-        if self.peek().kind != "end":
-            raise self.error("'and', 'or' or the end of the condition")
-        return node
-
-    def expr(self) -> ConditionNode:
-        operands = [self.and_expr()]
-        while self.peek().kind == "or":
-            self.advance()
-            operands.append(self.and_expr())
-        return operands[0] if len(operands) == 1 else BoolOp("or", tuple(operands))
-
-    def and_expr(self) -> ConditionNode:
-        operands = [self.atom()]
-        while self.peek().kind == "and":
-            self.advance()
-            operands.append(self.atom())
-        return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
-
-    def atom(self) -> ConditionNode:
-        token = self.peek()
-        if token.kind == "lparen":
-            self.advance()
-            node = self.expr()
-            if self.peek().kind != "rparen":
-                raise self.error("'and', 'or' or ')'", f"to close the '(' at column {token.pos + 1}")
-            self.advance()
-            return node
-        if token.kind == "not":
-            self.advance()
-            return Not(self.atom())
-        return self.comparison()
-
-    def operand(self, what: str) -> Operand:
-        token = self.peek()
-        if token.kind == "metric":
-            self.advance()
-            return Metric(token.text)
-        if token.kind == "number":
-            self.advance()
-            value = float(token.text)
-            if not math.isfinite(value):
-                raise ExpressionError.expected("a number within the range of a float", self.text, token.pos)
-            return Number(value)
-        raise self.error(what)
-
-    def comparison(self) -> Comparison:
-        start = self.peek()
-        left = self.operand("a metric placeholder such as {{name}}, a number, '(' or 'not'")
-        if self.peek().kind != "op":
-            raise self.error(_OPERATORS_TEXT)
-        op = self.advance().text
-        right = self.operand("a metric placeholder such as {{name}} or a number")
-        if isinstance(left, Number) and isinstance(right, Number):
-            last = self.tokens[self.index - 1]
-            raise ExpressionError.expected(
-                "a metric placeholder such as {{name}} on at least one side of the comparison",
-                self.text,
-                start.pos,
-                repr(self.text[start.pos : last.pos + len(last.text)]),
-            )
-        return Comparison(left, op, right)
-
-
-def _parse(text: str) -> tuple[ConditionNode, list[_Token]]:
-    tokens = _tokenize(text)
-    return _Parser(text, tokens).parse(), tokens
-
-
 def parse_metric_condition(text: str) -> MetricCondition:
     """Parse a metric condition, raising :class:`ExpressionError` on any syntax problem.
 
@@ -650,8 +325,9 @@ def parse_metric_condition(text: str) -> MetricCondition:
     >>> cond.metrics(), cond.evaluate({"mnist_train_accuracy": 0.97, "loss": 0.4})
     (['mnist_train_accuracy', 'loss'], False)
     """
-    tree, _ = _parse(text)
-    return MetricCondition(text, tree)
+    from .condition_parser import parse_tree
+
+    return MetricCondition(text, parse_tree(text)[0])
 
 
 # alert conditions live in their own module (they build on the names above); re-exported lazily, so that
@@ -665,4 +341,8 @@ def __getattr__(name: str) -> Any:
         from . import alert_conditions
 
         return getattr(alert_conditions, name)
+    if name in ("_parse", "_tokenize", "_Parser", "_Token"):  # moved to condition_parser
+        from . import condition_parser
+
+        return getattr(condition_parser, {"_parse": "parse_tree"}.get(name, name))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

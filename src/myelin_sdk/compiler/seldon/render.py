@@ -19,6 +19,7 @@ from ...errors import Diagnostic, MyelinError
 from ...names import dns_label
 from ...spec import Axon, BackendModel, Deployer, Task
 from ..meta import canonical, labels, metadata
+from ..security import container_security, pod_security
 from ..storage import VOLUME_NAME
 from ..workflows import merge_env, runtime_env, task_image
 from .node_image import graph_node_image
@@ -118,6 +119,7 @@ def _container(
         if resources:
             container["resources"] = resources
     container["volumeMounts"] = [{"name": VOLUME_NAME, "mountPath": contract.STORE_MOUNT}]
+    container["securityContext"] = container_security("image")  # restricted; the image's root stays writable
     return container
 
 
@@ -129,7 +131,13 @@ def _pod(
         containers = [_container(axon, node.name, node.backend, node.task, version, options)]
         task: Task | None = node.task
     else:
-        containers = [{"name": node.name, "image": graph_node_image(options)}]
+        containers = [
+            {
+                "name": node.name,
+                "image": graph_node_image(options),
+                "securityContext": container_security("image"),
+            }
+        ]
         task = None
         if node.sidecar is not None:
             task = node.sidecar.task
@@ -140,7 +148,7 @@ def _pod(
             containers.append(
                 _container(axon, node.container, node.sidecar.backend, task, version, options, ports)
             )
-    pod: dict[str, Any] = {"containers": containers}
+    pod: dict[str, Any] = {"containers": containers, "securityContext": pod_security()}
     if task is not None:
         if task.body.node_selector:
             pod["nodeSelector"] = canonical(task.body.node_selector)
