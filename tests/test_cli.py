@@ -191,16 +191,19 @@ def test_lint_json_of_a_good_axon(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unsupported_feature_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "hp.yaml"
+    """Sensor ``parameters`` (the original reference docs define them) load but do not compile yet."""
+    path = tmp_path / "params.yaml"
     path.write_text(
         BAD_AXON.replace("task: Trian", "task: Train").replace(
-            "command: [python, train.py]", "command: [python, train.py]\n        hpTuning: {maxTrials: 4}"
+            "    - name: RetrainWhenDone\n",
+            "    - name: RetrainWhenDone\n      parameters: [{name: lr, value: '0.1'}]\n",
         )
     )
     assert main(["compile", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "spec.tasks[0].train.hpTuning" in err
+    assert "spec.sensors[0].parameters" in err
     assert "not supported" in err
+    assert not (tmp_path / "build").exists()
 
 
 # --- user mistakes in files --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from .errors import Diagnostic, did_you_mean
+from .errors import CloseNames, Diagnostic, did_you_mean, excerpt
 from .names import dns_label, is_dns_label
 from .spec import Artifact, Axon, Deployer, Model, RolloutStep, Route, RoutingStep, Sensor, Task, TaskBody
 from .spec.expressions import ExpressionError, parse_alert_condition, parse_metric_condition, placeholders
@@ -55,16 +55,20 @@ def lint_axon(axon: Axon) -> list[Diagnostic]:
     Errors make compiling fail; warnings point at something that works but is likely unintended.
     """
     from .compiler import refusals
+    from .compiler.operators import operator_warnings
 
     diagnostics = semantic_diagnostics(axon)
     seen = set(errors_only(diagnostics))
-    return diagnostics + [d for d in refusals(axon) if d not in seen]
+    # + what compiles differently from what the axon asks (Katib's hyperband parallelism), as compile warns
+    return diagnostics + [d for d in refusals(axon) if d not in seen] + operator_warnings(axon)
 
 
 def semantic_diagnostics(axon: Axon) -> list[Diagnostic]:
     """The checks across objects (references, names, weights, conditions), ordered by position; the first
     part of :func:`lint_axon`, and what the compiler checks before anything else."""
-    return _Linter(axon).run()
+    from .lint_inputs import input_diagnostics
+
+    return _Linter(axon).run() + input_diagnostics(axon)
 
 
 def errors_only(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -79,10 +83,13 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-def _unknown(what: str, name: str, choices: Sequence[str], scope: str = "") -> str:
-    """``no task named 'Trian' — did you mean 'Train'?``, else the known names (or that there are none)."""
-    text = f"no {what} named {name!r}{scope}"
-    hint = did_you_mean(name, choices)
+def _unknown(
+    what: str, name: str, choices: Sequence[str], scope: str = "", index: CloseNames | None = None
+) -> str:
+    """``no task named 'Trian' — did you mean 'Train'?``, else the known names (or that there are none).
+    ``index`` (the same names, bucketed once) bounds the did-you-mean work for large lists."""
+    text = f"no {what} named {excerpt(name)}{scope}"
+    hint = index.hint(name) if index is not None else did_you_mean(name, choices)
     if hint:
         return text + hint
     if not choices:
@@ -114,7 +121,7 @@ class _Names:
         if name in self._first:
             self._linter.error(
                 path,
-                f"duplicate {self._what} {name!r}{self._scope} (first at {self._first[name]}): "
+                f"duplicate {self._what} {excerpt(name)}{self._scope} (first at {self._first[name]}): "
                 f"expected unique names",
             )
             return
@@ -122,14 +129,19 @@ class _Names:
         if self._k8s_object is None:
             return
         label = _k8s_name(name)
-        if label is None:
+        if label is None:  # compiling would fail to name its object
+            self._linter.error(
+                path,
+                f"{self._what} {excerpt(name)} has no letter or digit: it cannot become a Kubernetes "
+                f"{self._k8s_object} name",
+            )
             return
         if label in self._labels:
             other, other_path = self._labels[label]
             self._linter.error(
                 path,
-                f"{self._what} {name!r} and {other!r} (at {other_path}) both become the Kubernetes name "
-                f"{label!r}: they would collide as {self._k8s_object} names; rename one",
+                f"{self._what} {excerpt(name)} and {excerpt(other)} (at {other_path}) both become the "
+                f"Kubernetes name {label!r}: they would collide as {self._k8s_object} names; rename one",
             )
             return
         self._labels[label] = (name, path)
@@ -150,6 +162,9 @@ class _Linter:
         self.artifacts: dict[str, Artifact] = {}
         for artifact in axon.artifacts:
             self.artifacts.setdefault(artifact.name, artifact)
+        self.task_names = list(self.tasks)
+        self.close_tasks = CloseNames(self.task_names)
+        self.close_artifacts = CloseNames(self.artifacts)
 
     def error(self, path: str, message: str) -> None:
         self.out.append(Diagnostic(path, message, "error"))
@@ -164,8 +179,8 @@ class _Linter:
             example = f" (e.g. {suggestion!r})" if suggestion else ""
             self.error(
                 "metadata.name",
-                f"axon name {axon.name!r} is not a DNS-1123 label: expected at most 63 lowercase letters, "
-                f"digits and '-', starting and ending with a letter or digit{example}",
+                f"axon name {excerpt(axon.name)} is not a DNS-1123 label: expected at most 63 lowercase "
+                f"letters, digits and '-', starting and ending with a letter or digit{example}",
             )
         if axon.volume is not None and axon.volume_claim_template is not None:
             self.error(
@@ -193,7 +208,7 @@ class _Linter:
         if not NAME_RE.match(name):
             self.error(
                 path,
-                f"{what} name {name!r} is invalid: expected only letters, digits, '-' and '_', "
+                f"{what} name {excerpt(name)} is invalid: expected only letters, digits, '-' and '_', "
                 f"starting with a letter or digit",
             )
 
@@ -201,7 +216,7 @@ class _Linter:
         """The task called ``name``, or ``None`` after reporting that there is none."""
         task = self.tasks.get(name)
         if task is None:
-            self.error(path, _unknown("task", name, list(self.tasks)))
+            self.error(path, _unknown("task", name, self.task_names, index=self.close_tasks))
         return task
 
     def expect_kind(self, task: Task, kind: str, path: str, role: str, hint: str = "") -> None:
@@ -215,23 +230,11 @@ class _Linter:
     def task(self, task: Task, path: str, names: _Names) -> None:
         self.valid_name("task", task.name, f"{path}.name")
         names.add(task.name, f"{path}.name")
-        if task.spark is not None:
-            self.error(f"{path}.spark", _UNSUPPORTED.format(what="spark tasks"))
         body = task.body
         body_path = f"{path}.{task.kind}"
         self.body(task, body, body_path)
-        if task.train is not None:
-            if task.train.hp_tuning is not None:
-                self.error(
-                    f"{body_path}.hpTuning", _UNSUPPORTED.format(what="hpTuning (hyper-parameter tuning)")
-                )
-            if task.train.tf_job_spec is not None:
-                self.error(
-                    f"{body_path}.tfJobSpec",
-                    _UNSUPPORTED.format(
-                        what="tfJobSpec (distributed TensorFlow jobs; also the 2019 tfJob: task kind)"
-                    ),
-                )
+        # spark, tfJobSpec and hpTuning: what their operators reject is a compiler refusal
+        # (compiler.operators.operator_errors), reported here through refusals()
 
     def body(self, task: Task, body: TaskBody, path: str) -> None:
         build = body.image_build
@@ -239,7 +242,8 @@ class _Linter:
             artifact = self.artifacts.get(build.artifact)
             if artifact is None:
                 self.error(
-                    f"{path}.imageBuild.artifact", _unknown("artifact", build.artifact, list(self.artifacts))
+                    f"{path}.imageBuild.artifact",
+                    _unknown("artifact", build.artifact, list(self.artifacts), index=self.close_artifacts),
                 )
         env = _Names(self, "env var name", scope=f" in task {task.name!r}")
         for i, var in enumerate(body.env):
@@ -261,6 +265,12 @@ class _Linter:
         for i, trigger in enumerate(sensor.triggers):
             tpath = f"{path}.triggers[{i}]"
             triggers.add(trigger.name, f"{tpath}.name")
+            if trigger.name and _k8s_name(trigger.name) is None:  # it names an Argo Events dependency
+                self.error(
+                    f"{tpath}.name",
+                    f"trigger name {excerpt(trigger.name)} has no letter or digit: it cannot become a "
+                    f"Kubernetes name",
+                )
             if isinstance(trigger, Lifecycle):
                 task = self.task_ref(trigger.task, f"{tpath}.task")
                 if task is not None and task.kind == "deploy":

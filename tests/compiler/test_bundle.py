@@ -205,7 +205,7 @@ def demo() -> Bundle:
 
 def test_the_demo_bundle_shows_every_manifest_with_what_it_does(demo: Bundle) -> None:
     text, page = repr(demo), demo._repr_html_()
-    assert text.startswith("bundle of axon ml-rec: 18 manifests (+1 for review, not applied)")
+    assert text.startswith("bundle of axon ml-rec: 19 manifests (+1 for review, not applied)")
     for manifest in [*demo.manifests, *demo.reviews]:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         assert any(line.startswith(kind) and f" {name} " in line for line in text.splitlines()), (kind, name)

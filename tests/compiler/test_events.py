@@ -237,7 +237,12 @@ def test_webhook_event_source_has_one_endpoint_per_event() -> None:
         wiring.rest_event_name(axon, "OnDemand"),
     ]
     for event, entry in webhook.items():
-        assert entry == {"port": str(wiring.WEBHOOK_PORT), "endpoint": f"/{event}", "method": "POST"}
+        assert entry == {
+            "port": str(wiring.WEBHOOK_PORT),
+            "endpoint": f"/{event}",
+            "method": "POST",
+            "authSecret": {"key": "token", "name": "ml-rec-webhook-token"},  # a bearer token on every event
+        }
         # the URL task templates and Alertmanager post to ends with this endpoint
         assert wiring.webhook_service_url(axon, OPTIONS, event).endswith(f":{wiring.WEBHOOK_PORT}/{event}")
     assert doc["spec"]["service"]["ports"] == [

@@ -239,7 +239,7 @@ def test_an_axon_with_every_trigger_and_condition_compiles_to_valid_documents(
     kinds = {m["kind"] for m in bundle}
     assert kinds == {
         "ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "WorkflowTemplate", "EventSource",
-        "Sensor", "PrometheusRule", "AlertmanagerConfig", "Workflow",
+        "Sensor", "PrometheusRule", "AlertmanagerConfig", "Workflow", "NetworkPolicy",
     }  # fmt: skip
     assert len(bundle.find("Sensor")) == 5
     assert len(bundle.find("EventSource")) == 2  # webhook + calendar
@@ -328,5 +328,9 @@ def test_a_deployer_becomes_select_apply_commit_after_the_gates(schema_validator
     resource = wt["recommenderdeployer-apply"]["resource"]
     assert (resource["action"], resource["successCondition"]) == ("apply", "status.state == Available")
     mounts = wt["recommenderdeployer-select"]["script"]["volumeMounts"]
-    assert mounts == [{"mountPath": "/axon-store", "name": "axon-store"}]
+    # the shared volume, and an emptyDir at /tmp: the script's root is read-only (compiler.security)
+    assert mounts == [
+        {"mountPath": "/axon-store", "name": "axon-store"},
+        {"mountPath": "/tmp", "name": "myelin-tmp"},
+    ]
     assert [w.path for w in bundle.warnings] == ["metadata.namespace"]  # nothing is left out

@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from myelin_sdk import Axon, CompileOptions, MyelinError
+from myelin_sdk.compiler.security import container_security
 from myelin_sdk.compiler.serving import (
     API_VERSION,
     KIND,
@@ -628,7 +629,11 @@ def test_model_graph_example_maps_every_route(validator: SchemaValidator) -> Non
     assert params(children[2]) == {"mode": "identity"}
     by_name = containers(main)
     image = "registry.example.com/ml/myelin-graph-node:v1"
-    assert by_name["deploy-model3"] == {"name": "deploy-model3", "image": image}
+    assert by_name["deploy-model3"] == {
+        "name": "deploy-model3",
+        "image": image,
+        "securityContext": container_security("image"),  # restricted (compiler.security)
+    }
     sidecar = by_name["deploy-model3-server"]
     assert sidecar["image"] == "registry.example.com/ml/model-graph-model3-deploy:v1"
     assert env_of(sidecar)["PORT"] == "5000"

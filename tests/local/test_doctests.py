@@ -17,6 +17,8 @@ import pytest
         "myelin_sdk.local.router",
         "myelin_sdk.local.envs",
         "myelin_sdk.local.view",
+        "myelin_sdk.local.hpo_plan",
+        "myelin_sdk.local.tfjob",
         "myelin_sdk.spec.expressions",
     ],
 )

@@ -114,6 +114,26 @@ def test_the_original_metric_api_reaches_the_pushgateway(tmp_path: Path, pushgat
     }
 
 
+def test_the_originals_hpo_results_reach_the_pushgateway_as_the_loss_metric(
+    tmp_path: Path, pushgateway: Server
+) -> None:
+    env = _original_env(tmp_path, PUSHGATEWAY_URL=pushgateway.url, LOSS_METRIC="rmse")
+    _python(  # the original's three ways of reporting a trial: its later and older post_hpo_result, hpo's
+        "import myelin.metric, myelin.hpo\n"
+        "myelin.metric.post_hpo_result('0_0_1', {'C': 1}, 3, 'mae', 0.5, {}, {}, {'loss value': 0.5},"
+        " {'extra': 2.0})\n"
+        "myelin.metric.post_hpo_result('0_0_1', {'C': 1}, 3, 0.25, {'loss value': 0.25})\n"
+        "myelin.hpo.publish_result('r2', 0.75, {}, {}, {})\n",
+        env,
+    )
+    assert _gateway_samples(pushgateway.url, env["TASK_ID"]) == {
+        ("mae_orig__conv", ()): 0.5,
+        ("extra_orig__conv", ()): 2.0,
+        ("rmse_orig__conv", ()): 0.25,  # the older form: LOSS_METRIC
+        ("r2_orig__conv", ()): 0.75,
+    }
+
+
 def test_the_original_client_names_what_is_missing_instead_of_a_key_error(tmp_path: Path) -> None:
     env = _original_env(tmp_path)
     for name in ("PUSHGATEWAY_URL", "MYELIN_NAMESPACE", "PUSHGATEWAY_NAMESPACE"):
@@ -303,7 +323,7 @@ def test_an_axon_in_the_original_conventions_runs_end_to_end(tmp_path: Path, ser
         run.stop()
 
 
-def test_hpo_params_are_read_but_no_tuning_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hpo_params_are_read_inside_a_trial_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import base64
 
     from myelin_sdk.compat.myelin import hpo

@@ -8,8 +8,9 @@ Dispatch on ``apiVersion`` + ``kind``:
 
 * Argo Workflows kinds  -> ``argo-workflows/schema.json`` definitions (JSON Schema 2020-12)
 * Argo Events kinds     -> ``argo-events/schema.json`` definitions (draft 7)
-* Argo Rollouts analysis, SeldonDeployment, prometheus-operator kinds
+* Argo Rollouts analysis, SeldonDeployment, prometheus-operator, TFJob, SparkApplication kinds
                         -> the CRD's ``openAPIV3Schema`` of the served version (draft 7)
+* Katib Experiment      -> ``katib/swagger.json`` ``components.schemas`` (OpenAPI 3, draft 7)
 * Kubernetes built-in kinds -> the schemas shipped by the ``kubernetes-validate`` package
   (its ``-strict`` flavour, which already closes every object).
 
@@ -78,10 +79,18 @@ class _Crd:
     version: str
 
 
+@dataclass(frozen=True)
+class _OpenApi:
+    """A schema of an OpenAPI 3 document's ``components.schemas`` (Katib's ``swagger.json``)."""
+
+    file: str
+    schema: str
+
+
 _AW = "argo-workflows/schema.json"
 _AE = "argo-events/schema.json"
 
-_SOURCES: dict[tuple[str, str], _Definition | _Crd] = {
+_SOURCES: dict[tuple[str, str], _Definition | _Crd | _OpenApi] = {
     **{
         ("argoproj.io/v1alpha1", kind): _Definition(
             _AW, f"io.argoproj.workflow.v1alpha1.{kind}", Draft202012Validator
@@ -107,6 +116,12 @@ _SOURCES: dict[tuple[str, str], _Definition | _Crd] = {
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): _Crd(
         "prometheus-operator/monitoring.coreos.com_alertmanagerconfigs.yaml", "v1alpha1"
     ),
+    ("kubeflow.org/v1", "TFJob"): _Crd("kubeflow-training/kubeflow.org_tfjobs.yaml", "v1"),
+    ("sparkoperator.k8s.io/v1beta2", "SparkApplication"): _Crd(
+        "spark-operator/sparkoperator.k8s.io_sparkapplications.yaml", "v1beta2"
+    ),
+    # Katib's CRDs carry no schema: its OpenAPI document is the real one
+    ("kubeflow.org/v1beta1", "Experiment"): _OpenApi("katib/swagger.json", "v1beta1.Experiment"),
 }
 
 #: Files that must exist in the schemas directory.
@@ -195,6 +210,20 @@ def _build_crd_validator(schemas_dir: str, api_version: str, kind: str, src: _Cr
     return Draft7Validator(schema)
 
 
+def _build_openapi_validator(schemas_dir: str, src: _OpenApi, strict: bool) -> Validator:
+    path = os.path.join(schemas_dir, src.file)
+    schemas = {
+        name: close_object_schemas(sub, strict=strict, openapi=True)
+        for name, sub in _load_file(path)["components"]["schemas"].items()
+    }
+    if src.schema not in schemas:
+        raise KeyError(f"{src.schema} not found in {path}")
+    root = dict(schemas[src.schema])
+    _ensure_envelope_allowed(root)
+    schemas[src.schema] = root
+    return Draft7Validator({"$ref": f"#/components/schemas/{src.schema}", "components": {"schemas": schemas}})
+
+
 @functools.cache
 def _k8s_definitions(schema_dir: str) -> Resource[Any]:
     defs = json.loads((resources.files("kubernetes_validate") / schema_dir / "_definitions.json").read_text())
@@ -243,6 +272,8 @@ def _validator_for(
         return _build_definition_validator(schemas_dir, api_version, src, strict)
     if isinstance(src, _Crd):
         return _build_crd_validator(schemas_dir, api_version, kind, src, strict)
+    if isinstance(src, _OpenApi):
+        return _build_openapi_validator(schemas_dir, src, strict)
     # Anything else: a Kubernetes built-in kind, if kubernetes-validate ships its schema
     # (checked against the exact group/version/kind, so unknown CRDs get None).
     return _build_k8s_validator(api_version, kind, strict, k8s_version)

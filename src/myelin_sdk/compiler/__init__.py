@@ -8,7 +8,8 @@ One module a target: :mod:`.rbac`, :mod:`.storage` (the shared volume), :mod:`.w
 WorkflowTemplates), :mod:`.sensors` (sensor WorkflowTemplates, gates, start Workflows), :mod:`.events` (Argo
 Events), :mod:`.monitoring` (PrometheusRule, AlertmanagerConfig), :mod:`.seldon` (SeldonDeployments;
 :mod:`.serving` re-exports it),
-:mod:`.deploys` (the deploy, promote and rollback steps); :mod:`.wiring` holds the names they share.
+:mod:`.deploys` (the deploy, promote and rollback steps), :mod:`.operators` (``spark``, ``tfJobSpec`` and
+``hpTuning`` tasks: :mod:`.spark`, :mod:`.tfjob`, :mod:`.katib`); :mod:`.wiring` holds the names they share.
 ``compile_axon`` checks first and refuses an axon with errors; :func:`refusals` gives those errors without
 raising, and ``myelin lint`` reports them: one rule set, the same messages and exit status.
 """
@@ -25,7 +26,10 @@ from .bundle import Bundle, Manifest, ordered
 from .deploys import OPERATIONS, DeployStep, operation_template, reviews
 from .events import calendar_event_source, webhook_event_source
 from .monitoring import alertmanager_config, prometheus_rule
+from .network import webhook_network_policy
+from .operators import operator_errors, operator_manifests, operator_warnings
 from .rbac import rbac_manifests
+from .security import lock_down
 from .sensors import plan, sensor_workflow_template, start_workflow
 from .storage import persistent_volume_claim, store_volume
 from .workflows import needs_template, task_workflow_template
@@ -38,7 +42,7 @@ def refusals(axon: Axon, options: CompileOptions | None = None) -> list[Diagnost
     exactly these, so ``myelin lint`` and ``myelin compile`` agree.
 
     >>> refusals(Axon.from_file("axon.yaml"))       # doctest: +SKIP
-    [Diagnostic(path='spec.tasks[0].spark', message='not supported yet: spark tasks ...')]
+    [Diagnostic(path='spec.tasks[0].spark.sparkSpec.applicationFile', message='expected the application ...')]
     """
     try:
         compile_axon(axon, options)
@@ -70,7 +74,10 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     pvc = persistent_volume_claim(active, options)
     if pvc is not None:
         bundle.add(pvc)
+    bundle.warnings += operator_warnings(active)
     for task in active.tasks:
+        for extra in operator_manifests(active, task, options):  # e.g. an hpTuning task's trial template
+            bundle.add(extra)
         if needs_template(task):
             bundle.add(task_workflow_template(active, task, options))
     operations: list[Manifest] = []
@@ -86,6 +93,9 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     for source in (webhook_event_source(active, options), calendar_event_source(active, options)):
         if source is not None:
             bundle.add(source)
+    policy = webhook_network_policy(active, options)  # only the axon's senders reach the webhook
+    if policy is not None:
+        bundle.add(policy)
     for argo_sensor in (events.sensor(active, sensor, options) for sensor in active.sensors):
         if argo_sensor is not None:  # None: the sensor has no triggers
             bundle.add(argo_sensor)
@@ -111,6 +121,8 @@ def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     ]
     if leaks:
         raise MyelinError(leaks)
+    for manifest in [*bundle.manifests, *bundle.reviews]:  # securityContexts (docs/security.md)
+        lock_down(manifest, options)
     return bundle
 
 
@@ -135,6 +147,7 @@ def cluster_errors(axon: Axon) -> list[Diagnostic]:
         for i, task in enumerate(axon.tasks)
         if task.body.image_build is not None and task.body.image_build.artifact in local
     ]
+    out += operator_errors(axon)
     if store_volume(axon) is None:
         out += [
             Diagnostic(

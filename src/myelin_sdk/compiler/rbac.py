@@ -31,6 +31,22 @@ argoproj.io workflowtemplates       get                            ``argo submit
                                                                    ``workflowTemplateRef`` to validate it
 machinelearning.seldon.io           get, list, watch, create,      deploy steps (``resource`` apply of a
 seldondeployments                   update, patch                  SeldonDeployment)
+"" secrets: the webhook token's     get                            the Argo agent: the ``Authorization``
+only (``resourceNames``)                                           header of exit notifications (axons with
+                                                                   Lifecycle triggers; :mod:`.webhook_auth`)
+==================================  =============================  ==========================================
+
+Tasks that run on an operator add exactly what they use (:mod:`.operators`), only when the axon has them:
+
+==================================  =============================  ==========================================
+sparkoperator.k8s.io                create, get, list, watch       a ``spark`` task's ``run`` step creates
+sparkapplications                                                  the SparkApplication and watches its state
+"" pods, services, configmaps,      create, get, list, watch,      the Spark driver, when it runs as the
+persistentvolumeclaims              update, patch, delete,         axon's account (no ``serviceAccountName``
+                                    deletecollection               property): executors and their Service
+kubeflow.org tfjobs                 create, get, list, watch       a ``tfJobSpec`` task's ``run`` step
+kubeflow.org experiments            create, get, list, watch       an ``hpTuning`` task's ``run`` step (Katib
+                                                                   creates the trial Workflows itself)
 ==================================  =============================  ==========================================
 
 ``list``/``watch`` on the two kinds ``resource`` steps apply are for Argo's agent-based resource templates,
@@ -49,6 +65,7 @@ from ..config import CompileOptions
 from ..spec import Axon
 from . import wiring
 from .meta import metadata
+from .webhook_auth import secret_rule
 
 __all__ = ["WORKFLOW_RULES", "PolicyRule", "rbac_manifests", "role_rules", "service_account_name"]
 
@@ -89,15 +106,23 @@ ANALYSIS_RULES: tuple[PolicyRule, ...] = (
 )
 
 
-def role_rules(options: CompileOptions | None = None) -> list[dict[str, Any]]:
-    """:data:`WORKFLOW_RULES` (+ :data:`ANALYSIS_RULES` when gating with AnalysisRuns) as ``PolicyRule``s."""
+def role_rules(options: CompileOptions | None = None, axon: Axon | None = None) -> list[dict[str, Any]]:
+    """:data:`WORKFLOW_RULES` (+ :data:`ANALYSIS_RULES` when gating with AnalysisRuns, + what the axon's
+    spark, tfJobSpec and hpTuning tasks need: :func:`.operators.operator_rules`) as ``PolicyRule``s."""
+    from .operators import operator_rules
+
     rules = WORKFLOW_RULES
     if options is not None and options.gate == "analysis-run":
         rules += ANALYSIS_RULES
-    return [
+    if axon is not None:
+        rules += operator_rules(axon)
+    out = [
         {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
         for group, resources, verbs in rules
     ]
+    if axon is not None and wiring.watched_tasks(axon):  # the agent reads the webhook token (webhook_auth)
+        out.append(secret_rule(axon, options or CompileOptions()))
+    return out
 
 
 def rbac_manifests(axon: Axon, options: CompileOptions) -> list[dict[str, Any]]:
@@ -121,7 +146,7 @@ def rbac_manifests(axon: Axon, options: CompileOptions) -> list[dict[str, Any]]:
         "apiVersion": RBAC_API,
         "kind": "Role",
         "metadata": metadata(axon, name, options),
-        "rules": role_rules(options),
+        "rules": role_rules(options, axon),
     }
     # A RoleBinding's ServiceAccount subject without a namespace means the binding's own namespace.
     subject: dict[str, Any] = {"kind": "ServiceAccount", "name": name}

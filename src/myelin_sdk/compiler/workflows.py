@@ -9,7 +9,9 @@ A task's template runs, in order:
    shared volume, then kaniko builds it (the pattern of Tekton's s2i task);
 3. ``run``: the task's image with the shared volume at ``/axon-store``, its ``env``, ``resources`` and
    ``nodeSelector``, and the runtime environment (``MODEL_PATH``, ``DATA_PATH``, ``TASK_ID``, ...).
-   A ``deploy`` task has no run step: its image is what the deployer serves.
+   A ``deploy`` task has no run step: its image is what the deployer serves. A ``spark`` task, or a train
+   task with ``tfJobSpec`` or ``hpTuning``, runs on an operator instead: ``run`` is a ``resource`` step that
+   creates its SparkApplication, TFJob or Katib Experiment and waits for it (:mod:`.operators`).
 4. ``register`` (train tasks with a shared volume): each workflow run of a train task gets its own version
    folder as ``MODEL_PATH``, ``/axon-store/models/<task>/<version>/`` with the version named after the
    workflow (:data:`EXECUTION_VERSION`: its UTC creation time, then its uid), created by an init container of
@@ -37,7 +39,9 @@ from ..names import dns_label
 from ..runtime import register_script
 from ..spec import Artifact, Axon, ImageBuild, Task
 from .meta import canonical, labels, metadata, task_template_name
+from .security import container_security
 from .storage import VOLUME_NAME, store_volume
+from .webhook_auth import authorization_header
 from .wiring import LIFECYCLE_EVENT, service_account_name, watched_tasks, webhook_service_url
 
 ENTRYPOINT = "main"
@@ -222,6 +226,7 @@ def _check_image(task: Task, options: CompileOptions) -> Container:
         image=options.crane_image,
         command=["sh", "-c"],
         args=[f"if crane manifest '{image}' >/dev/null 2>&1; then echo exists; else echo missing; fi"],
+        security_context=_step_security(),
         volume_mounts=_docker_config_mounts(options) or None,
         env=[Env(name="DOCKER_CONFIG", value="/kaniko/.docker")] if options.registry_secret else None,
     )
@@ -246,6 +251,12 @@ def _run_template(axon: Axon, task: Task, options: CompileOptions) -> Container:
     )
 
 
+def _step_security() -> m.SecurityContext:
+    """One of the SDK's own small steps: restricted, read-only root (:mod:`.security`; every other container
+    gets its context from :func:`.security.lock_down`)."""
+    return m.SecurityContext.model_validate(container_security("step"))
+
+
 def _model_path_init(task: Task, options: CompileOptions) -> m.UserContainer:
     """An init container that creates the run's version folder, writable by the task whatever its user."""
     root = contract.model_root(contract.STORE_MOUNT, task.name)
@@ -256,6 +267,7 @@ def _model_path_init(task: Task, options: CompileOptions) -> m.UserContainer:
         command=["sh", "-c"],
         args=[f"mkdir -p '{folder}' && chmod a+rwx '{root}' '{folder}'"],
         mirror_volume_mounts=True,
+        security_context=_step_security(),
     )
 
 
@@ -323,7 +335,7 @@ def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:
     """An ``http`` template posting the task's exit phase to the axon's webhook EventSource."""
     model_path = (
         execution_model_path(task)
-        if versions_executions(axon, task)
+        if _registers(axon, task)
         else contract.task_paths(contract.STORE_MOUNT, task.name)[contract.MODEL_PATH]
     )
     body = {
@@ -338,7 +350,10 @@ def _notify_template(axon: Axon, task: Task, options: CompileOptions) -> HTTP:
         inputs=[m.Parameter(name="phase")],
         url=webhook_service_url(axon, options, LIFECYCLE_EVENT),
         method="POST",
-        headers=[m.V1alpha1HTTPHeader(name="Content-Type", value="application/json")],
+        headers=[
+            m.V1alpha1HTTPHeader(name="Content-Type", value="application/json"),
+            m.V1alpha1HTTPHeader.model_validate(authorization_header(axon, options)),  # the webhook's token
+        ],
         body=json.dumps(body, sort_keys=True),
         success_condition="response.statusCode < 300",
         timeout_seconds=30,
@@ -371,6 +386,20 @@ def axon_workflow_template(
     )
 
 
+def _operator_run(axon: Axon, task: Task, options: CompileOptions) -> m.Template | None:
+    """The ``run`` resource step of a spark, tfJobSpec or hpTuning task (None for any other task)."""
+    from .operators import operator_kind, operator_run_template
+
+    return operator_run_template(axon, task, options) if operator_kind(task) is not None else None
+
+
+def _registers(axon: Axon, task: Task) -> bool:
+    """Whether the template ends with ``register`` (not for hpTuning: each trial registers its own run)."""
+    from .operators import registers_run
+
+    return versions_executions(axon, task) and registers_run(task)
+
+
 def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> dict[str, Any]:
     """The ``WorkflowTemplate`` of one task, as a manifest dict (see :func:`needs_template`).
 
@@ -391,7 +420,9 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
         build = task.body.image_build
         check = _check_image(task, options) if build is not None and build.check_image_exists else None
         builds = _build_templates(axon, task, options) if build is not None else []
-        run = _run_template(axon, task, options) if task.kind != "deploy" else None
+        # spark, tfJobSpec, hpTuning: `run` creates the operator's object (compiler.operators)
+        operator = _operator_run(axon, task, options)
+        run = _run_template(axon, task, options) if task.kind != "deploy" and operator is None else None
         with Steps(name=TASK_STEPS if notify else ENTRYPOINT) as steps:
             if check is not None:
                 check(name="check-image")
@@ -400,8 +431,10 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
                 template(name=step_name, when=when)
             if run is not None:
                 run(name="run")
-                if versions_executions(axon, task):
-                    Step(name="register", template="register")
+            elif operator is not None:
+                Step(name="run", template=operator.name)
+            if (run is not None or operator is not None) and _registers(axon, task):
+                Step(name="register", template="register")
         if notify:
             sender = _notify_template(axon, task, options)
             fail = Container(
@@ -410,13 +443,16 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
                 command=["sh", "-c"],
                 args=["echo 'task {{inputs.parameters.phase}}' >&2; exit 1"],
                 inputs=[m.Parameter(name="phase")],
+                security_context=_step_security(),
             )
             status = "{{steps.task.status}}"
             with Steps(name=ENTRYPOINT):
                 steps(name="task", continue_on=m.ContinueOn(error=True, failed=True))
                 sender(name="notify", arguments={"phase": status})
                 fail(name="fail", arguments={"phase": status}, when=f"{status} != Succeeded")
-    if run is not None and versions_executions(axon, task):
+    if operator is not None:
+        wt.templates.append(operator)
+    if (run is not None or operator is not None) and _registers(axon, task):
         wt.templates.append(_register_template(axon, task, options))
     manifest: dict[str, Any] = wt.to_dict()
     return manifest

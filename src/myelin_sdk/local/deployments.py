@@ -11,7 +11,9 @@ or, for a deploy task built from a Dockerfile that runs its own app, :mod:`.cust
 on the ``PORT`` the runner picks), in a virtual environment built from the deploy task's
 ``requirements.txt``. A deployer with several models serves each of its ``routes`` as a DAG over the models
 of a version (:mod:`.graph_router`). The new routes are swapped into the router at once; a version that
-stops serving is stopped only after its in-flight requests finished::
+stops serving is stopped only after its in-flight requests finished. Every model server is health-checked
+(:mod:`.supervisor`): one that died gets no traffic at once and is replaced by a new one; a deploy never
+keeps a dead one::
 
     deployments = Deployments(context)
     served = deployments.deploy(deployer, sensor_run_id=3)   # [{"label": "v1a2...", "traffic": 50, ...}, ...]
@@ -38,6 +40,7 @@ from .graph_router import graphs_of, route_problems
 from .model_server import ModelServer
 from .router import Backend, Route, Router
 from .state import State
+from .supervisor import Supervisor
 from .workspace import PYTHONS, RunDir
 
 #: A model server: seldon-core's wrapper around a Seldon class, or a Dockerfile-built custom server.
@@ -96,7 +99,14 @@ class ServingContext:
 @dataclass
 class _Served:
     router: Router
+    deployer: Deployer
     servers: dict[tuple[str, str], Server] = field(default_factory=dict)  # (label, backend) -> server
+    served: list[dict[str, Any]] = field(default_factory=list)  # the versions now served, with traffic
+    restarts: dict[tuple[str, str], int] = field(default_factory=dict)  # replacements of a dead server
+
+
+#: How often a model server that keeps dying is replaced before its version is left out for good.
+MAX_RESTARTS = 5
 
 
 class Deployments:
@@ -108,6 +118,9 @@ class Deployments:
         self._lock = threading.Lock()
         self._builds: dict[str, dict[str, Any]] = {}  # deploy task -> its serving env's last status
         self._builds_lock = threading.Lock()  # not _lock: builds happen while _serve holds it
+        self._stopped = False
+        # a dead model server gets no traffic at once, then is replaced (:meth:`_down`)
+        self._supervisor = Supervisor(self._down)
 
     # ------------------------------------------------------------------ public
 
@@ -177,7 +190,9 @@ class Deployments:
                 )
 
     def stop(self) -> None:
+        self._supervisor.stop()
         with self._lock:
+            self._stopped = True
             for served in self._served.values():
                 served.router.stop()
                 for server in served.servers.values():
@@ -193,7 +208,8 @@ class Deployments:
             port = 0 if self._served else self.ctx.port  # --port is the first deployer's endpoint
             router = Router(deployer.models[0].name, port=port, graphs=graphs_of(deployer))
             router.start()
-            served = self._served[name] = _Served(router)
+            served = self._served[name] = _Served(router, deployer)
+            self._supervisor.start()
             if len(self._served) == 1:
                 self.ctx.state.update_run(router_url=router.url)
         return served
@@ -271,27 +287,97 @@ class Deployments:
     def _serve(self, deployer: Deployer, served: list[dict[str, Any]]) -> None:
         with self._lock:
             target = self._router(deployer)
-            routes = []
             wanted: set[tuple[str, str]] = set()
             for version in served:
-                models: dict[str, list[Backend]] = {}
                 for model in deployer.models:
-                    pairs = backend_weights(model)
-                    shares = apportion([w for _, w in pairs], 100)
-                    backends = models[model.name] = []
-                    for (backend_name, _), share in zip(pairs, shares, strict=True):
+                    for backend_name, _ in backend_weights(model):
                         key = (version["label"], backend_name)
                         wanted.add(key)
-                        if key not in target.servers:
-                            target.servers[key] = self._server(
+                        server = target.servers.get(key)
+                        if server is not None and not server.running:  # died: never kept as a version
+                            self._supervisor.unwatch((deployer_name(deployer), key), server)
+                            server.stop(grace=1)
+                            server = None
+                        if server is None:
+                            server = self._server(
                                 deployer, version["label"], backend_name, version["models"][backend_name]
                             )
-                        server = target.servers[key]
-                        protocol = "custom" if isinstance(server, CustomServer) else "seldon"
-                        backends.append(Backend(server.url, share, name=backend_name, protocol=protocol))
-                first = models[deployer.models[0].name]
-                routes.append(Route(version["label"], first, int(version["traffic"]), models=models))
-            target.router.set_routes(routes)
+                            target.servers[key] = server
+                            target.restarts.pop(key, None)
+                            self._supervisor.watch((deployer_name(deployer), key), server)
+            target.served = [dict(v) for v in served]
+            target.router.set_routes(self._routes(target))
             for key in [k for k in target.servers if k not in wanted]:
                 target.router.wait_idle(key[0], timeout=30)
-                target.servers.pop(key).stop()
+                server = target.servers.pop(key)
+                self._supervisor.unwatch((deployer_name(deployer), key), server)
+                server.stop()
+
+    @staticmethod
+    def _routes(target: _Served) -> list[Route]:
+        """The router's routes: each served version over its model servers (``routingStrategy`` shares)."""
+        routes = []
+        for version in target.served:
+            models: dict[str, list[Backend]] = {}
+            for model in target.deployer.models:
+                pairs = backend_weights(model)
+                shares = apportion([w for _, w in pairs], 100)
+                backends = models[model.name] = []
+                for (backend_name, _), share in zip(pairs, shares, strict=True):
+                    server = target.servers[(version["label"], backend_name)]
+                    protocol = "custom" if isinstance(server, CustomServer) else "seldon"
+                    backends.append(Backend(server.url, share, name=backend_name, protocol=protocol))
+            first = models[target.deployer.models[0].name]
+            routes.append(Route(version["label"], first, int(version["traffic"]), models=models))
+        return routes
+
+    # ------------------------------------------------------------------ faults
+
+    def _down(self, key: Any, server: Any, why: str) -> None:
+        """A watched model server is down: no traffic to it from now on, then a replacement (in a thread)."""
+        deployer, (label, backend) = key
+        target = self._served.get(deployer)
+        if target is None or self._stopped:
+            return
+        target.router.mark_down(server.url)
+        self.ctx.log(
+            f"model server {label}/{backend} is down ({why}): its traffic goes elsewhere; restarting it"
+        )
+        threading.Thread(
+            target=self._replace, args=(deployer, (label, backend), server), name="restart", daemon=True
+        ).start()
+
+    def _replace(self, deployer: str, key: tuple[str, str], dead: Server) -> None:
+        """Start a new model server for ``key`` in place of ``dead`` and route to it (a few tries). The
+        server starts outside the lock, so a stop or a deploy does not wait for it; a replacement that a
+        deploy or a stop made stale meanwhile is stopped again."""
+        with self._lock:
+            target = self._served.get(deployer)
+            if target is None or self._stopped or target.servers.get(key) is not dead:
+                return  # stopped, or already replaced by a deploy
+            count = target.restarts[key] = target.restarts.get(key, 0) + 1
+            version = next(v for v in target.served if v["label"] == key[0])
+        if count > MAX_RESTARTS:
+            self.ctx.log(
+                f"model server {key[0]}/{key[1]} died {count} times: its version gets no more traffic"
+            )
+            return
+        dead.stop(grace=1)  # what is left of its group
+        for attempt in range(3):
+            if self.ctx.stop.is_set():
+                return
+            try:
+                server = self._server(target.deployer, key[0], key[1], version["models"][key[1]])
+            except Exception as exc:
+                self.ctx.log(f"model server {key[0]}/{key[1]} did not restart (try {attempt + 1}): {exc}")
+                self.ctx.stop.wait(2.0**attempt)
+                continue
+            with self._lock:
+                current = not self._stopped and target.servers.get(key) is dead
+                if current:
+                    target.servers[key] = server
+                    target.router.set_routes(self._routes(target))  # the new url, the dead one unrouted
+                    self._supervisor.watch((deployer, key), server)
+            if not current:
+                server.stop()
+            return

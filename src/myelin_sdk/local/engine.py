@@ -37,13 +37,14 @@ from .checks import check_axon, check_port
 from .control import ControlServer
 from .deployments import Deployments, ServingContext, deployer_name
 from .environment import task_environment
-from .executions import TrainExecution
 from .executor import TaskProcess, tail
 from .gates import gates_pass
+from .launch import Launcher
 from .options import RunOptions
 from .outcome import Failure, RunFailed, blocked_reason, leads_to_deploy
 from .resume import lost_lifecycle_events, reap_previous
 from .snapshot import snapshot
+from .spark import spark_command
 from .state import FAILED, RUNNING, SKIPPED, SUCCEEDED, State, TaskRun
 from .triggers import TimedTriggers
 from .workspace import (
@@ -102,6 +103,7 @@ class Engine:
         self.control: Any = None
         self.code_dirs: dict[str, Path] = {}
         self.commands: dict[str, list[str]] = {}
+        self.launcher = Launcher(self)
 
     # ------------------------------------------------------------------ logging
 
@@ -164,6 +166,9 @@ class Engine:
                         ]
                     )
                 self.code_dirs[task.name] = context
+            elif task.name in used and task.kind == "spark":
+                self.commands[task.name] = spark_command(task, context, f"{where}.spark")
+                self.code_dirs[task.name] = context or base
             elif task.name in used:
                 self.commands[task.name] = task_command(task, context, f"{where}.{task.kind}")
                 self.code_dirs[task.name] = task_workdir(task, context, f"{where}.{task.kind}") or base
@@ -218,7 +223,8 @@ class Engine:
 
     def _resume(self) -> None:
         assert self.state is not None and self.deployments is not None
-        reap_previous(self.state, self.log)  # then serve afresh: no duplicates
+        keeps = lambda task: self.axon.task(task).kind != "train"  # noqa: E731 (see reap_previous)
+        reap_previous(self.state, self.log, keeps)  # then serve afresh: no duplicates
         self.deployments.restore([s.deployer for x in self.axon.sensors for s in x.tasks if s.deployer])
         for sensor_run in self.state.sensor_runs(status=RUNNING):
             self.log(f"resuming sensor {sensor_run.sensor} (run {sensor_run.id})")
@@ -359,41 +365,39 @@ class Engine:
             control_url=getattr(self.control, "url", None),
         )
 
+    def track(self, task_run: int, process: TaskProcess) -> None:
+        """A task process started (:mod:`.launch`): record it for a resumed runner, stop it on ``stop``."""
+        assert self.state is not None
+        self.state.set_task_pid(task_run, process.pid)
+        with self._lock:
+            self._processes[process.pid] = process
+
+    def untrack(self, process: TaskProcess) -> None:
+        """A task process ended (a task's, a trial's or a replica's; several can belong to one task run)."""
+        with self._lock:
+            self._processes.pop(process.pid, None)
+        state = self.state
+        if state is not None and process.popen.poll() is not None:
+            state.process_ended(process.pid)
+
     def run_task(self, name: str, run_id: int, step: int) -> bool:
-        """Run one task to its end; emit its Lifecycle event. True when it succeeded."""
+        """Run one task to its end (:meth:`.launch.Launcher.run`); emit its Lifecycle event. True when it
+        succeeded."""
         assert self.state is not None and self.run_dir is not None
         log = self.run_dir.logs / f"{run_id:04d}-{step}-{contract.task_id(self.axon.name, name)}.log"
         task_run = self.state.begin_task_run(run_id, step, name, str(log))
-        command = self.commands[name]
-        env = self.task_env(name)
-        execution = None
-        if self.axon.task(name).kind == "train":  # each execution writes its own version folder
-            root = contract.model_root(str(self.run_dir.store), name)
-            execution = TrainExecution.start(Path(root))
-            env.update({contract.MODEL_PATH: execution.model_path, contract.MODEL_ROOT: root})
-        self.log(f"task {name} started: {describe(command)}")
-        process = TaskProcess.start(command, cwd=self.code_dirs[name], env=env, log=log)
-        self.state.set_task_pid(task_run, process.pid)
-        with self._lock:
-            self._processes[task_run] = process
-        try:
-            code = process.wait(self.stop_event)
-        finally:
-            with self._lock:
-                self._processes.pop(task_run, None)
+        self.log(f"task {name} started: {describe(self.commands[name])}")
+        code, registered = self.launcher.run(name, task_run, log)
         if code is None:
             self.state.finish_task_run(task_run, "interrupted", None)
-            if execution is not None:
-                execution.finish(False, lambda _: {})  # never registered; removed when empty
             self.log(f"task {name} stopped; a resumed run runs it again")
             return False
-        registered = self._register(name, execution, code == 0)
         phase = "Succeeded" if code == 0 and registered else "Failed"
         self.state.finish_task_run(task_run, SUCCEEDED if phase == "Succeeded" else FAILED, code)
         if phase == "Succeeded":
             last = tail(log, 1).strip()
             self.log(f"task {name} succeeded" + (f": {last}" if last and not last.startswith("#") else ""))
-        elif code != 0:  # (a version that could not be registered: _register said why)
+        elif code != 0:  # (a version that could not be registered: the launcher said why)
             self.log(f"task {name} failed with exit status {code}; last lines of {log}:\n{tail(log)}")
         self.emit(
             "lifecycle",
@@ -402,25 +406,6 @@ class Engine:
             self._targets("lifecycle", f"{name}:{phase}"),
         )
         return phase == "Succeeded"
-
-    def _register(self, name: str, execution: TrainExecution | None, succeeded: bool) -> bool:
-        """Register a train execution's version folder (see :mod:`.executions`); False when that failed."""
-        if execution is None:
-            return True
-        job = contract.task_id(self.axon.name, name)
-        try:
-            outcome = execution.finish(succeeded, lambda since: dict(self.metrics.published(job, since)))
-        except MyelinError as exc:  # the metrics backend cannot be read: the version stays unregistered
-            self.log(f"task {name}: model version {execution.folder.name} not registered: {exc}")
-            return False
-        if outcome == "registered":
-            self.log(f"task {name}: registered model version {execution.folder}")
-        elif outcome == "saved":
-            saved = ", ".join(execution.committed())
-            self.log(f"task {name}: saved model version {saved} with the registry API")
-        elif outcome == "removed":
-            self.log(f"task {name}: MODEL_PATH stayed empty: no model version from this execution")
-        return True
 
     # ------------------------------------------------------------------ status and waiting
 
@@ -442,6 +427,7 @@ class Engine:
             deployments=self.deployments,
             failures=self.failures,
             deploy_blocked=self.deploy_blocked(),
+            trials=self.launcher.trial_rows(),
         )
 
     def deploy_blocked(self) -> str | None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import psutil
 
+from .watchdog import exit_path
+
 #: Two start times of one process differ by less than this (``/proc`` counts in clock ticks).
 _SAME_START = 0.05
 _WATCHDOG = Path(__file__).with_name("watchdog.py")
@@ -112,14 +114,16 @@ def in_group(pgid: int) -> dict[str, Any]:
     return {"preexec_fn": join}
 
 
-def start_watchdog(pgid: int) -> subprocess.Popen[bytes] | None:
-    """Start a :mod:`.watchdog` in process group ``pgid``: it ends the group if this process dies.
+def start_watchdog(pgid: int, exit_file: Path | None = None) -> subprocess.Popen[bytes] | None:
+    """Start a :mod:`.watchdog` in process group ``pgid``: it ends the group if this process dies (and
+    writes the leader's exit status to ``exit_file`` if this process cannot collect it).
 
     ``None`` when the group is already gone (its leader exited and was reaped: nothing to watch).
     """
+    extra = [str(exit_file)] if exit_file is not None else []
     try:
         watchdog = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(_WATCHDOG), str(pgid), str(os.getpid())],
+            [sys.executable, "-I", "-S", str(_WATCHDOG), str(pgid), str(os.getpid()), *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             **in_group(pgid),
@@ -178,7 +182,7 @@ class TaskProcess:
                 stderr=subprocess.STDOUT,
                 **in_group(0),
             )
-        start_watchdog(popen.pid)
+        start_watchdog(popen.pid, Path(exit_path(str(log))))  # the exit status survives the runner
         return cls(popen, log, process_created(popen.pid))
 
     def wait(self, stop: threading.Event, poll: float = 0.1) -> int | None:

@@ -7,7 +7,7 @@
     status["sensors"][0]   # {"name": "Retrain", "state": "running", "runs": 2, "last": "succeeded", "run": 2}
 
 Keys: ``run``, ``axon``, ``sensors``, ``tasks`` (the last 20 task runs), ``metrics``, ``traffic``, ``builds``,
-``endpoints``, ``deployments``, ``failures``, ``deployBlocked``.
+``endpoints``, ``deployments``, ``failures``, ``deployBlocked``, ``trials``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ def snapshot(
     deployments: Deployments | None,
     failures: Iterable[Failure],
     deploy_blocked: str | None,
+    trials: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Sensors with their number of runs, last status and running run (``active``: the sensors running now);
     the last 20 task runs with their sensor run, step and ``seconds`` (so far, while running);
     metrics; endpoints; what each deployer serves; ``traffic`` (:func:`traffic`); ``builds``: the serving
-    environments (:meth:`.Deployments.builds`); the session's failed sensor runs; why no deploy can happen."""
+    environments (:meth:`.Deployments.builds`); the session's failed sensor runs; why no deploy can happen;
+    ``trials``: one row per hpTuning trial (task, trial, params, budget, loss, state; :mod:`.tuning`)."""
     summary = state.sensor_summary()
     running = {r.sensor: r.id for r in state.sensor_runs(status=RUNNING)}
     return {
@@ -63,6 +65,7 @@ def snapshot(
         "deployments": {name: d.served for name, d in state.current_deployments().items()},
         "failures": [f.to_dict() for f in failures],
         "deployBlocked": deploy_blocked,
+        "trials": trials or [],
     }
 
 

@@ -137,6 +137,25 @@ def _version_line(served: Mapping[str, Any], counts: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+_TRIAL_STYLE = {"running": "yellow", "failed": "red", "pruned": "dim"}
+
+
+def trial_line(trial: Mapping[str, Any]) -> str:
+    """One hpTuning trial: state, budget, loss and parameters.
+
+    >>> trial_line({"state": "pruned", "budget": 1.3333, "loss": 0.25, "params": {"x": 0.123456, "k": "a"}})
+    'pruned · budget 1.333 · loss 0.25 · x=0.1235, k=a'
+    """
+
+    def short(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    budget = "-" if trial.get("budget") is None else short(float(trial["budget"]))
+    loss = "-" if trial.get("loss") is None else short(float(trial["loss"]))
+    params = ", ".join(f"{k}={short(v)}" for k, v in trial.get("params", {}).items())
+    return f"{trial['state']} · budget {budget} · loss {loss} · {params}"
+
+
 def stored_snapshot(state: State, run: str, axon: str, sensors: Sequence[str] = ()) -> dict[str, Any]:
     """The snapshot of a run that does not run (any more), from its state: ``sensors`` (the axon's, in
     order) and those that ran, the last 20 task runs, what each deployer serves. Metrics, endpoints and
@@ -190,6 +209,13 @@ def render(snap: Mapping[str, Any], tasks: int = TASK_ROWS) -> Table:
         where = f"run {t['run']} step {t['step']}" if t.get("run") is not None else ""
         state = " · ".join(p for p in (t["status"], seconds(t.get("seconds")), where) if p)
         row("task", t["task"], state, style="red" if t["status"] == "failed" else "")
+    for trial in snap.get("trials", []):
+        row(
+            "  trial",
+            f"{trial['task']} #{trial['trial']}",
+            trial_line(trial),
+            style=_TRIAL_STYLE.get(trial["state"], ""),
+        )
     axon = str(snap.get("axon", ""))
     for name, value in sorted((user_metric(k, axon), v) for k, v in snap.get("metrics", {}).items()):
         row("metric", name, f"{value:.4g}")

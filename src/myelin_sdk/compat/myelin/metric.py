@@ -13,7 +13,9 @@ The same names and signatures as the original, and the same published names (``<
 Differences: ``PUSHGATEWAY_URL`` is used as the URL it is (the original built a cluster-DNS name from it and
 ``PUSHGATEWAY_NAMESPACE``; a bare host name still gets port 9091); a push adds to the task's group instead of
 replacing it; a missing variable raises on the first push, naming it, instead of ``KeyError`` at import;
-hyper-parameter tuning and MLflow reporting are not done.
+MLflow reporting is not done. A hyper-parameter tuning trial's result (``post_hpo_result``, or
+``publish_result`` of its ``LOSS_METRIC``) goes to the metrics store, where ``myelin run``'s tuning reads it
+(the original posted it to its tuning controller as well).
 """
 
 from __future__ import annotations
@@ -67,6 +69,22 @@ def get_loss_metric() -> str:
     return value
 
 
-def post_hpo_result(*args: Any, **kwargs: Any) -> None:
-    """Hyper-parameter tuning results went to the original's tuning controller: not supported here."""
-    raise NotImplementedError("myelin.metric.post_hpo_result: hyper-parameter tuning is not supported yet")
+def post_hpo_result(
+    config_id: str, config: Mapping[str, Any], budget: float, *rest: Any, **named: Any
+) -> None:
+    """Report a tuning trial's loss: published as ``loss_metric`` (default ``LOSS_METRIC``) with
+    ``additional_metrics``, where ``myelin run``'s tuning reads it.
+
+    Both of the original's forms are read: ``(config_id, config, budget, loss_metric, loss, params, tags,
+    info_map, additional_metrics)`` and the older ``(config_id, config, budget, loss, info_map)``.
+    """
+    if rest and isinstance(rest[0], (int, float)) and not isinstance(rest[0], bool):
+        fields = dict(zip(("loss", "info_map"), rest, strict=False))
+    else:
+        names = ("loss_metric", "loss", "params", "tags", "info_map", "additional_metrics")
+        fields = dict(zip(names, rest, strict=False))
+    fields.update(named)
+    if "loss" not in fields:
+        raise TypeError("post_hpo_result: missing the loss")
+    metric = fields.get("loss_metric") or get_loss_metric()
+    _publish_result(float(fields["loss"]), str(metric), fields.get("additional_metrics") or None)
