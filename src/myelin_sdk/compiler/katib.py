@@ -50,6 +50,7 @@ from ..spec import Axon, Task
 from ..yamlio import dump
 from .hpo import BUDGET_PARAM, ETA, HpTuning, read_hp_tuning
 from .meta import labels
+from .operators import awaited_resource, plain
 from .storage import VOLUME_NAME
 from .workflows import (
     ENTRYPOINT,
@@ -215,14 +216,10 @@ def experiment_manifest(axon: Axon, task: Task, options: CompileOptions) -> dict
 
 def experiment_template(axon: Axon, task: Task, options: CompileOptions) -> m.Template:
     """The ``run`` template of the task's WorkflowTemplate: create the Experiment, wait for its end."""
-    return m.Template(
-        name="run",
-        resource=m.ResourceTemplate(
-            action="create",
-            manifest=dump(plain(experiment_manifest(axon, task, options))),
-            success_condition="status.completionTime,status.trialsSucceeded > 0",
-            failure_condition="status.trialsFailed > 0",
-        ),
+    return awaited_resource(
+        experiment_manifest(axon, task, options),
+        success="status.completionTime,status.trialsSucceeded > 0",
+        failure="status.trialsFailed > 0",
     )
 
 
@@ -389,9 +386,3 @@ def trial_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> 
     parameters = workflow["spec"].setdefault("arguments", {}).setdefault("parameters", [])
     parameters += [{"name": n} for n in ("trial", "budget", *(_argument(i) for i in range(len(spec.params))))]
     return workflow
-
-
-def plain(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` without shared sub-objects (YAML would write them as anchors and aliases)."""
-    out: dict[str, Any] = json.loads(json.dumps(document))
-    return out

@@ -18,6 +18,7 @@ operators would reject, reported by ``compile`` and ``lint`` alike (they share t
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from hera.workflows import models as m
@@ -25,17 +26,20 @@ from hera.workflows import models as m
 from ..config import CompileOptions
 from ..errors import Diagnostic
 from ..spec import Axon, Task
+from ..yamlio import dump
 from .rbac import PolicyRule
 from .storage import store_volume
 from .wiring import service_account_name
 
 __all__ = [
+    "awaited_resource",
     "operator_errors",
     "operator_kind",
     "operator_manifests",
     "operator_rules",
     "operator_run_template",
     "operator_warnings",
+    "plain",
     "registers_run",
 ]
 
@@ -55,6 +59,29 @@ SPARK_DRIVER_RULES: tuple[PolicyRule, ...] = (
 )
 TFJOB_RULES: tuple[PolicyRule, ...] = (("kubeflow.org", ("tfjobs",), _AWAIT),)
 KATIB_RULES: tuple[PolicyRule, ...] = (("kubeflow.org", ("experiments",), _AWAIT),)
+
+
+def plain(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without shared sub-objects (YAML would write them as anchors and aliases)."""
+    out: dict[str, Any] = json.loads(json.dumps(document))
+    return out
+
+
+def awaited_resource(
+    manifest: dict[str, Any], success: str, failure: str, *, name: str = "run", inputs: tuple[str, ...] = ()
+) -> m.Template:
+    """A ``resource`` template that creates ``manifest`` and waits until ``success`` (or ``failure``) holds
+    on its status — how a SparkApplication, a TFJob and a Katib Experiment run as a step of a Workflow."""
+    return m.Template(
+        name=name,
+        inputs=m.Inputs(parameters=[m.Parameter(name=p) for p in inputs]) if inputs else None,
+        resource=m.ResourceTemplate(
+            action="create",
+            manifest=dump(plain(manifest)),
+            success_condition=success,
+            failure_condition=failure,
+        ),
+    )
 
 
 def operator_kind(task: Task) -> OperatorKind | None:

@@ -39,7 +39,6 @@ The step succeeds when ``status.applicationState.state`` is ``COMPLETED`` and fa
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from hera.workflows import models as m
@@ -49,8 +48,8 @@ from ..config import CompileOptions
 from ..errors import Diagnostic
 from ..names import dns_label
 from ..spec import Axon, Task
-from ..yamlio import dump
 from .meta import labels
+from .operators import awaited_resource
 from .storage import VOLUME_NAME, store_volume
 from .wiring import service_account_name
 from .workflows import merge_env, runtime_env, task_image
@@ -246,18 +245,8 @@ def spark_manifest(axon: Axon, task: Task, options: CompileOptions) -> dict[str,
 
 def spark_template(axon: Axon, task: Task, options: CompileOptions) -> m.Template:
     """The ``run`` template: create the SparkApplication, wait for its final state."""
-    return m.Template(
-        name="run",
-        resource=m.ResourceTemplate(
-            action="create",
-            manifest=dump(plain(spark_manifest(axon, task, options))),
-            success_condition="status.applicationState.state == COMPLETED",
-            failure_condition="status.applicationState.state in (FAILED,SUBMISSION_FAILED)",
-        ),
+    return awaited_resource(
+        spark_manifest(axon, task, options),
+        success="status.applicationState.state == COMPLETED",
+        failure="status.applicationState.state in (FAILED,SUBMISSION_FAILED)",
     )
-
-
-def plain(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` without shared sub-objects (YAML would write them as anchors and aliases)."""
-    out: dict[str, Any] = json.loads(json.dumps(document))
-    return out

@@ -21,7 +21,6 @@ records the version folder, as for any train task.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from hera.workflows import models as m
@@ -31,8 +30,8 @@ from ..config import CompileOptions
 from ..errors import Diagnostic, did_you_mean
 from ..names import dns_label
 from ..spec import Axon, Task
-from ..yamlio import dump
 from .meta import labels
+from .operators import awaited_resource
 from .storage import VOLUME_NAME, store_volume
 from .wiring import service_account_name
 from .workflows import execution_model_path, merge_env, runtime_env, task_image, versions_executions
@@ -235,19 +234,10 @@ def tfjob_template(
     """The ``resource`` template creating the TFJob and waiting for its chief (see the module docstring)."""
     assert task.train is not None and task.train.tf_job_spec is not None
     primary = primary_replica(task.train.tf_job_spec)
-    return m.Template(
+    return awaited_resource(
+        tfjob_manifest(axon, task, options, env),
+        success=f"status.replicaStatuses.{primary}.succeeded > 0",
+        failure=f"status.replicaStatuses.{primary}.failed > 0",
         name=name,
-        inputs=m.Inputs(parameters=[m.Parameter(name=p) for p in inputs]) if inputs else None,
-        resource=m.ResourceTemplate(
-            action="create",
-            manifest=dump(plain(tfjob_manifest(axon, task, options, env))),
-            success_condition=f"status.replicaStatuses.{primary}.succeeded > 0",
-            failure_condition=f"status.replicaStatuses.{primary}.failed > 0",
-        ),
+        inputs=inputs,
     )
-
-
-def plain(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` without shared sub-objects (YAML would write them as anchors and aliases)."""
-    out: dict[str, Any] = json.loads(json.dumps(document))
-    return out
