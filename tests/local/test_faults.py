@@ -183,3 +183,52 @@ def test_a_task_that_ends_while_the_runner_is_down_is_not_run_again(run: Run, ex
         assert run.rows("SELECT status FROM sensor_runs WHERE sensor = 'TrainOnStart'") == [("failed",)]
         assert run.rows("SELECT status, exit_code FROM task_runs WHERE task = 'Prep'") == [("failed", 3)]
         assert run.task_status("Train") == []  # its sensor run failed with it
+
+
+SLOW_TRAIN = """\
+import json, os, time
+from pathlib import Path
+data = Path(os.environ["DATA_PATH"])
+runs = data / "train-runs.txt"
+runs.write_text(str(int(runs.read_text()) + 1 if runs.exists() else 1))
+from myelin_sdk.runtime import publish_metric
+publish_metric("toy_train_loss", 0.1)  # while the runner still listens
+print("published", flush=True)
+time.sleep(2)
+# the original convention: files written straight into MODEL_PATH make the version (no registry API)
+(Path(os.environ["MODEL_PATH"]) / "model.json").write_text(json.dumps({"factor": 2, "n": 10}))
+print("train done")
+"""
+
+
+def test_a_train_task_that_ends_while_the_runner_is_down_is_registered_not_run_again(run: Run) -> None:
+    """The train execution's version folder is kept beside its log (``<log>.execution``): ``--resume``
+    registers it as the runner would have, so the model deploys without training again."""
+    (run.code / "train.py").write_text(SLOW_TRAIN)
+    runner = run.start()
+    run.until(lambda: run.rows("SELECT pid FROM task_runs WHERE task = 'Train' AND pid IS NOT NULL"), 90)
+    [(pid, log)] = run.rows("SELECT pid, log FROM task_runs WHERE task = 'Train'")
+    assert isinstance(pid, int)
+    run.until(lambda: "published" in Path(str(log)).read_text(errors="replace"), 60)
+    os.kill(runner.pid, signal.SIGSTOP)  # frozen: it cannot see the task end
+    try:
+        assert until(Path(f"{log}.exit").exists, 20), "the watchdog did not keep the exit status"
+        kept = json.loads(Path(f"{log}.execution").read_text())
+        assert run.task_status("Train") == ["running"]
+    finally:
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+    folder = Path(kept["folder"])
+    assert (folder / "model.json").exists() and not (folder / "metrics.json").exists()  # not registered yet
+    assert until(lambda: not of_the_run(run.root), 10), [command(p) for p in of_the_run(run.root)]
+
+    resumed = run.start("--resume", "--until", "deployed")
+    resumed.wait(timeout=180)
+    out = run.output()
+    assert resumed.returncode == 0, out[-3000:]
+    assert "task Train ended with exit status 0 while no runner watched: not run again" in out
+    assert f"task Train: registered model version {folder}" in out
+    assert (folder / "metrics.json").exists()
+    [counter] = list((run.root / ".myelin").rglob("train-runs.txt"))
+    assert counter.read_text() == "1"  # trained once
+    assert run.task_status("Train") == ["succeeded"]

@@ -81,6 +81,8 @@ class Engine:
         self._log = log
         self.stop_event = threading.Event()
         self._lock = threading.RLock()
+        self._stopped = False  # stop() ran (stop_event alone is also set by a start that failed half-way)
+        self._shut = False  # _shutdown() ran
         self._active: dict[str, threading.Thread] = {}
         self._processes: dict[int, TaskProcess] = {}
         self._deployed = threading.Event()
@@ -221,10 +223,16 @@ class Engine:
         self.metrics.start()
         self.log(f"metrics: {type(self.metrics).__name__} (PUSHGATEWAY_URL={self.metrics.pushgateway_url})")
 
+    def _settle_kept(self, task_run: TaskRun, code: int) -> bool:
+        """A task that ended while no runner watched keeps its exit status; a train task's version folder is
+        registered first (False, so it runs again, when that cannot be done)."""
+        if self.axon.task(task_run.task).kind != "train":
+            return True
+        return self.launcher.register_kept(task_run.task, Path(task_run.log), code)
+
     def _resume(self) -> None:
         assert self.state is not None and self.deployments is not None
-        keeps = lambda task: self.axon.task(task).kind != "train"  # noqa: E731 (see reap_previous)
-        reap_previous(self.state, self.log, keeps)  # then serve afresh: no duplicates
+        reap_previous(self.state, self.log, self._settle_kept)  # then serve afresh: no duplicates
         self.deployments.restore([s.deployer for x in self.axon.sensors for s in x.tasks if s.deployer])
         for sensor_run in self.state.sensor_runs(status=RUNNING):
             self.log(f"resuming sensor {sensor_run.sensor} (run {sensor_run.id})")
@@ -470,8 +478,10 @@ class Engine:
 
     def stop(self, status: str = "stopped") -> None:
         """Stop every task process group, model server, router and listener; record the run's status."""
-        if self.stop_event.is_set():
-            return
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.log("stopping")
         self.stop_event.set()
         with self._lock:
@@ -487,6 +497,10 @@ class Engine:
 
     def _shutdown(self) -> None:
         self.stop_event.set()
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
         for part in (self.control, self.deployments, self.metrics):
             if part is not None:
                 try:

@@ -17,6 +17,7 @@ reader ignores it) — ``"failed"``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +39,21 @@ class TrainExecution:
         """Create a fresh version folder under the task's registry root ``root``."""
         started = datetime.now(timezone.utc)
         return cls(new_execution_folder(root, started), started)
+
+    def save(self, path: Path) -> None:
+        """Keep where and when the execution started in ``path`` (beside the task's log), so a runner that
+        resumes after a crash can register the folder of a task that succeeded while no runner watched."""
+        record = {"folder": str(self.folder), "started": self.started.isoformat()}
+        path.write_text(json.dumps(record), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainExecution | None:
+        """The execution :meth:`save` kept in ``path`` (None when there is none or it is unreadable)."""
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return cls(Path(record["folder"]), datetime.fromisoformat(record["started"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @property
     def model_path(self) -> str:

@@ -42,6 +42,11 @@ def tuning_params(tuning: Tuning, number: int) -> dict[str, Any]:
     return next((dict(r["params"]) for r in list(tuning.rows) if r["trial"] == number), {})
 
 
+def execution_path(log: Path) -> Path:
+    """Where a train execution's version folder is kept, beside its task's log."""
+    return Path(f"{log}.execution")
+
+
 class Launcher:
     """Runs the engine's task executions (see the module docstring)."""
 
@@ -95,6 +100,8 @@ class Launcher:
             return self._tune(name, task_run, log)
         env = self.engine.task_env(name)
         execution = self._execution(name, env)
+        if execution is not None:
+            execution.save(execution_path(log))  # read by --resume when the runner dies before the task ends
         code = self.execute(name, task_run, log, env, [])
         if code is None:
             if execution is not None:
@@ -112,6 +119,15 @@ class Launcher:
         execution = TrainExecution.start(Path(root))
         env.update({contract.MODEL_PATH: execution.model_path, contract.MODEL_ROOT: root})
         return execution
+
+    def register_kept(self, name: str, log: Path, code: int) -> bool:
+        """Settle a train execution that ended with ``code`` while no runner watched (``--resume``): register
+        (or drop) its version folder as if the runner had seen it end. False when no execution was kept
+        (a tuning, or a runner from before this record): the task then runs again."""
+        execution = TrainExecution.load(execution_path(log))
+        if execution is None:
+            return False
+        return self._register(name, execution, code == 0, contract.task_id(self.engine.axon.name, name))
 
     def _register(self, name: str, execution: TrainExecution | None, succeeded: bool, job: str) -> bool:
         """Register a train execution's version folder (see :mod:`.executions`); False when that failed."""

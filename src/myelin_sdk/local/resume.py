@@ -38,23 +38,25 @@ def kept_exit(task_run: TaskRun) -> int | None:
     return None
 
 
-def _keeps(keeps: Callable[[str], bool], task: str) -> bool:
+def _keeps(keeps: Callable[[TaskRun, int], bool], task_run: TaskRun, code: int) -> bool:
     try:
-        return keeps(task)
+        return keeps(task_run, code)
     except (KeyError, ValueError):  # not a task of the axon (any more): run it again
         return False
 
 
 def reap_previous(
-    state: State, log: Callable[[str], None], keeps: Callable[[str], bool] = lambda task: True
+    state: State,
+    log: Callable[[str], None],
+    keeps: Callable[[TaskRun, int], bool] = lambda task_run, code: True,
 ) -> None:
     """End what the previous runner left running and mark its running task runs ``interrupted``.
 
     Its watchdogs end its groups; a group whose watchdog died too is ended here, each group checked by its
     leader's start time (a reused pid is never signalled). A task run whose task ended by itself before
     the runner could record it keeps that exit status (succeeded or failed, its sensor run failed with
-    it), so it is not run again — for the tasks ``keeps`` accepts (a train task's version folder must be
-    registered by the runner that ran it: it runs again).
+    it), so it is not run again — when ``keeps(task_run, code)`` accepts it (the engine's settles a train
+    execution's version folder there, as the runner would have; one it cannot settle runs again).
     """
     for record in state.live_processes():
         left = reap_group(record.pid, record.created)
@@ -66,7 +68,7 @@ def reap_previous(
         state.process_ended(record.pid)
     for task_run in state.task_runs(status=RUNNING):
         code = kept_exit(task_run)  # None for a deploy step: no process of its own
-        if code is not None and not _keeps(keeps, task_run.task):
+        if code is not None and not _keeps(keeps, task_run, code):
             code = None
         if code is None:
             state.finish_task_run(task_run.id, "interrupted", None)
