@@ -1,6 +1,6 @@
 """Shared pytest configuration."""
 
-pytest_plugins = ["support.fixtures", "support.prometheus"]
+pytest_plugins = ["support.fixtures", "support.prometheus", "support.prometheus_tls"]
 
 
 def pytest_addoption(parser):

@@ -42,8 +42,14 @@ class CompileOptions:
     python_image: str = "python:3.12-alpine"
     #: Pushgateway URL given to tasks and models as ``PUSHGATEWAY_URL``.
     pushgateway_url: str = "http://prometheus-pushgateway.monitoring.svc:9091"
-    #: Prometheus URL the metric gates query.
+    #: Prometheus URL the metric gates query; an ``https`` one is verified (the system's CAs, or ``ca.crt``
+    #: of :attr:`prometheus_secret`).
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    #: A Secret with key ``token`` (a bearer token sent to Prometheus) and optionally ``ca.crt`` (the CA of
+    #: its https certificate), mounted into each gate step; the bundle names it, never holds its values.
+    prometheus_secret: str | None = None
+    #: Skip TLS verification of the gates' Prometheus (labs only).
+    prometheus_insecure: bool = False
     #: Argo Events EventBus the EventSources and Sensors use.
     event_bus: str = "default"
     #: How Metric conditions are gated: ``script`` (an inline stdlib script step querying Prometheus) or
@@ -76,6 +82,7 @@ class CompileOptions:
         for f in fields(cls):
             key = f"MYELIN_{f.name.upper()}"
             if source.get(key):  # an empty variable counts as unset
-                values[f.name] = source[key]
+                text = source[key]
+                values[f.name] = text.strip().lower() in ("1", "true", "yes") if f.type == "bool" else text
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)

@@ -25,7 +25,19 @@ def add_compile_options(p: argparse.ArgumentParser) -> None:
         "--registry-secret", help="dockerconfigjson Secret with push credentials for the build steps"
     )
     g.add_argument("--pushgateway-url", help="PUSHGATEWAY_URL given to tasks")
-    g.add_argument("--prometheus-url", help="Prometheus the metric gates query")
+    g.add_argument("--prometheus-url", help="Prometheus the metric gates query (https is verified)")
+    g.add_argument(
+        "--prometheus-secret",
+        metavar="NAME",
+        help="Secret mounted into the metric gates: key 'token' (a bearer token sent to Prometheus), "
+        "optionally 'ca.crt' (the CA of its https certificate); the bundle names it, never holds it",
+    )
+    g.add_argument(
+        "--prometheus-insecure",
+        action="store_true",
+        default=None,
+        help="do not verify the https certificate of the gates' Prometheus (labs only)",
+    )
     g.add_argument(
         "--event-bus", help="Argo Events EventBus of the EventSources and Sensors (default: default)"
     )
@@ -46,6 +58,8 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
         registry_secret=args.registry_secret,
         pushgateway_url=args.pushgateway_url,
         prometheus_url=args.prometheus_url,
+        prometheus_secret=args.prometheus_secret,
+        prometheus_insecure=args.prometheus_insecure,
         event_bus=args.event_bus,
         gate=args.gate,
     )

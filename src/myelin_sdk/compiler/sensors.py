@@ -24,7 +24,7 @@ from hera.workflows import models as m
 
 from .. import contract
 from ..config import CompileOptions
-from ..errors import Diagnostic
+from ..errors import Diagnostic, MyelinError
 from ..names import dns_label
 from ..runtime import gate_script
 from ..spec import Axon, Metric, Sensor
@@ -35,6 +35,9 @@ from .meta import labels, metadata, task_template_name
 from .storage import store_volume
 from .wiring import sensor_template_name
 from .workflows import ENTRYPOINT, axon_workflow_template, docker_config_volume, needs_template, task_volumes
+
+#: Where a gate step mounts ``CompileOptions.prometheus_secret`` (keys ``token`` and optionally ``ca.crt``).
+PROMETHEUS_AUTH_DIR = "/var/run/secrets/myelin/prometheus"
 
 #: Annotation on a start Workflow: ``myelin submit`` creates it on first install only, not on re-apply.
 CREATE_ONCE = "myelin.io/create-once"
@@ -98,9 +101,24 @@ def _gate_template(name: str, axon: Axon, condition: Metric, options: CompileOpt
         "--failure-limit", str(condition.failure_limit),
         "--step-output",
     ]  # fmt: skip
+    if options.prometheus_insecure:
+        argv.append("--insecure")
+    mounts, volumes = None, None
+    if options.prometheus_secret:
+        # the token and CA are files of the mounted Secret: the script names them, never holds them
+        argv += [
+            "--token-file", f"{PROMETHEUS_AUTH_DIR}/token",
+            "--ca-file", f"{PROMETHEUS_AUTH_DIR}/ca.crt", "--ca-optional",
+        ]  # fmt: skip
+        mounts = [m.VolumeMount(name="prometheus-auth", mount_path=PROMETHEUS_AUTH_DIR, read_only=True)]
+        secret = m.SecretVolumeSource(secret_name=options.prometheus_secret, default_mode=0o440)
+        volumes = [m.Volume(name="prometheus-auth", secret=secret)]
     return m.Template(
         name=name,
-        script=m.ScriptTemplate(image=options.python_image, command=["python"], source=gate_script(argv)),
+        script=m.ScriptTemplate(
+            image=options.python_image, command=["python"], source=gate_script(argv), volume_mounts=mounts
+        ),
+        volumes=volumes,
     )
 
 
@@ -109,6 +127,11 @@ def _analysis_gate_template(
 ) -> m.Template:
     """A ``resource`` step creating an Argo Rollouts AnalysisRun that measures the condition; the step fails
     when the analysis does, and the sensor's steps then run only if every gate step Succeeded."""
+    if options.prometheus_secret or options.prometheus_insecure:
+        raise MyelinError(
+            "prometheus_secret and prometheus_insecure apply to the script gate; with gate=analysis-run set "
+            "TLS and auth of Prometheus in Argo Rollouts"
+        )
     prometheus = {"address": options.prometheus_url, "query": gate_query(axon, condition)}
     run = {
         "apiVersion": "argoproj.io/v1alpha1",

@@ -4,6 +4,7 @@ its parser without importing the engine)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 
 def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> None:
@@ -31,6 +32,24 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
         help="evaluate conditions on this Prometheus (needs --pushgateway); default: an embedded store",
     )
     g.add_argument("--pushgateway", metavar="URL", help="the Pushgateway tasks push to, with --prometheus")
+    g.add_argument(
+        "--prometheus-ca",
+        metavar="FILE",
+        help="CA certificate(s) (PEM) verifying an https --prometheus (default: the system's CAs)",
+    )
+    g.add_argument(
+        "--prometheus-token-file",
+        metavar="FILE",
+        help="file holding a bearer token sent to --prometheus (read from the file, never a flag value)",
+    )
+    # `python pipeline.py` has it already, as a compile option: one flag for both
+    with contextlib.suppress(argparse.ArgumentError):
+        g.add_argument(
+            "--prometheus-insecure",
+            action="store_true",
+            default=None,
+            help="do not verify the https certificate of Prometheus (labs only)",
+        )
     g.add_argument(
         "--until",
         choices=["idle", "deployed"],

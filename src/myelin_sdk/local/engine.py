@@ -214,6 +214,9 @@ class Engine:
             run_dir.state_db,
             prometheus_url=self.options.prometheus_url,
             pushgateway_url=self.options.pushgateway_url,
+            ca_file=self.options.prometheus_ca,
+            token_file=self.options.prometheus_token_file,
+            insecure=self.options.prometheus_insecure,
         )
         for i, sensor in enumerate(self.axon.sensors):
             for j, trigger in enumerate(sensor.triggers):

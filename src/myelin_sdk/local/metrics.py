@@ -318,7 +318,9 @@ class PrometheusMetrics(_Lifecycle):
     """A real Prometheus (queried with ``prometheus_api_client``) scraping a real Pushgateway.
 
     ``timeout`` bounds each HTTP request; ``retries`` is how often a failed query is retried at once
-    (0: the engine retries on its next evaluation).
+    (0: the engine retries on its next evaluation). An https Prometheus is verified against ``ca_file``
+    (default: the system's CAs) unless ``insecure``; ``token_file`` holds a bearer token sent with every
+    request (:mod:`myelin_sdk.runtime.gate` does the same in the cluster).
     """
 
     def __init__(
@@ -329,7 +331,15 @@ class PrometheusMetrics(_Lifecycle):
         *,
         timeout: float = 5.0,
         retries: int = 0,
+        ca_file: str | Path | None = None,
+        token_file: str | Path | None = None,
+        insecure: bool = False,
     ) -> None:
+        if ca_file and insecure:
+            raise MetricsError("--prometheus-ca and --prometheus-insecure contradict each other: give one")
+        self.ca_file = str(ca_file) if ca_file else None
+        self.token_file = str(token_file) if token_file else None
+        self.insecure = insecure
         self.axon_name = axon_name
         self.prometheus_url = prometheus_url.rstrip("/")
         self._pushgateway_url = pushgateway_url.rstrip("/")
@@ -342,19 +352,47 @@ class PrometheusMetrics(_Lifecycle):
         """The Pushgateway tasks push to."""
         return self._pushgateway_url
 
+    def _auth(self) -> tuple[Any, dict[str, str]]:
+        """The TLS context and headers of a request to Prometheus (the token is read again each time)."""
+        from ..runtime.gate import PrometheusConfigError, read_token, tls_context
+
+        try:
+            context = tls_context(self.ca_file, insecure=self.insecure)
+            token = read_token(self.token_file) if self.token_file else None
+        except PrometheusConfigError as exc:
+            raise MetricsError(str(exc).replace("the CA file", "--prometheus-ca")) from None
+        return context, {"Authorization": f"Bearer {token}"} if token else {}
+
     def start(self) -> None:
-        """Check that Prometheus and the Pushgateway answer ``/-/ready``."""
+        """Check that Prometheus and the Pushgateway answer ``/-/ready`` (Prometheus with TLS and auth)."""
+        import ssl
+
+        context, headers = self._auth()
         for what, url, flag in (
             ("Prometheus", self.prometheus_url, "--prometheus"),
             ("Pushgateway", self._pushgateway_url, "--pushgateway"),
         ):
+            prometheus = what == "Prometheus"
+            request = urllib.request.Request(f"{url}/-/ready", headers=headers if prometheus else {})
             try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=self.timeout) as response:
+                with urllib.request.urlopen(
+                    request, timeout=self.timeout, context=context if prometheus else None
+                ) as response:
                     status = response.status
             except urllib.error.HTTPError as exc:
                 status, reason = exc.code, str(exc)
             except (OSError, ValueError) as exc:
                 status, reason = 0, str(exc)
+                failed = getattr(exc, "reason", exc)
+                if isinstance(failed, ssl.SSLCertVerificationError):
+                    raise MetricsError(
+                        f"TLS verification of the {what} at {url} failed: {failed.verify_message}; give its "
+                        "CA with --prometheus-ca FILE (or, in a lab, --prometheus-insecure)"
+                    ) from None
+            if status in (401, 403) and prometheus:
+                raise MetricsError(
+                    f"the Prometheus at {url} answered HTTP {status}: check --prometheus-token-file"
+                )
             if status != 200:
                 detail = reason if status == 0 else f"HTTP {status}"
                 raise MetricsError(f"the {what} at {url} is not ready ({detail}); check {flag}")
@@ -412,12 +450,17 @@ class PrometheusMetrics(_Lifecycle):
         from requests.exceptions import RequestException
 
         if self._client is None:
+            import requests
             from prometheus_api_client import PrometheusConnect
             from urllib3.util.retry import Retry
 
+            _, headers = self._auth()
+            session = requests.Session()
+            session.verify = self.ca_file or not self.insecure
             self._client = PrometheusConnect(
                 self.prometheus_url,
-                disable_ssl=True,
+                headers=headers or None,
+                session=session,
                 timeout=self.timeout,
                 retry=Retry(total=self.retries, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
             )
@@ -435,14 +478,32 @@ class PrometheusMetrics(_Lifecycle):
 
 
 def metrics_backend(
-    axon_name: str, db_path: Path, *, prometheus_url: str | None = None, pushgateway_url: str | None = None
+    axon_name: str,
+    db_path: Path,
+    *,
+    prometheus_url: str | None = None,
+    pushgateway_url: str | None = None,
+    ca_file: Path | None = None,
+    token_file: Path | None = None,
+    insecure: bool = False,
 ) -> MetricsBackend:
-    """:class:`PrometheusMetrics` when ``prometheus_url`` is given (then ``pushgateway_url`` is required),
-    else :class:`EmbeddedMetrics` on ``db_path``; not started."""
+    """:class:`PrometheusMetrics` when ``prometheus_url`` is given (then ``pushgateway_url`` is required; the
+    TLS and auth settings go to it), else :class:`EmbeddedMetrics` on ``db_path``; not started."""
     if prometheus_url:
         if not pushgateway_url:
             raise MetricsError("--prometheus needs --pushgateway URL too: tasks push their metrics there")
-        return PrometheusMetrics(axon_name, prometheus_url, pushgateway_url)
+        return PrometheusMetrics(
+            axon_name,
+            prometheus_url,
+            pushgateway_url,
+            ca_file=ca_file,
+            token_file=token_file,
+            insecure=insecure,
+        )
+    if ca_file or token_file or insecure:
+        raise MetricsError(
+            "--prometheus-ca, --prometheus-token-file and --prometheus-insecure go with --prometheus URL"
+        )
     if pushgateway_url:
         raise MetricsError("--pushgateway needs --prometheus URL too: the runner queries Prometheus")
     return EmbeddedMetrics(axon_name, db_path)

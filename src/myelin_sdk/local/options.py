@@ -32,6 +32,12 @@ class RunOptions:
     artifacts: dict[str, Path] = field(default_factory=dict)
     prometheus_url: str | None = None
     pushgateway_url: str | None = None
+    #: CA file verifying an https ``prometheus_url`` (default: the system's CAs).
+    prometheus_ca: Path | None = None
+    #: File holding a bearer token sent to Prometheus.
+    prometheus_token_file: Path | None = None
+    #: Skip TLS verification of Prometheus (labs only).
+    prometheus_insecure: bool = False
     port: int = 0
     resume: str | bool = False
     alert_interval: float = 5.0
@@ -43,3 +49,7 @@ class RunOptions:
         self.workdir = Path(self.workdir).expanduser().resolve()
         self.artifacts = {k: Path(v).expanduser().resolve() for k, v in self.artifacts.items()}
         self.env_cache = Path(self.env_cache).expanduser()
+        for name in ("prometheus_ca", "prometheus_token_file"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value).expanduser().resolve())

@@ -31,6 +31,12 @@ unavailable or the query rejected, with the message on stderr)::
 
     python gate.py --prometheus http://prometheus:9090 \\
         --query 'recommender_train_rmse_ml__rec < 0.95' --interval 10s --count 3 --failure-limit 1
+
+TLS and auth: an ``https`` URL is verified against the system's CAs, or ``--ca-file FILE`` (``--ca-optional``:
+the system's CAs when FILE does not exist, as when a mounted Secret has no ``ca.crt``); ``--insecure`` skips
+verification (labs only).  ``--token-file FILE`` sends ``Authorization: Bearer <the file's content>``; the
+token is read from the file, never given on the command line.  A certificate that does not verify, or an
+HTTP 401/403, is a :class:`PrometheusConfigError`: reported at once, not retried.
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -53,6 +61,7 @@ __all__ = [
     "EXIT_PASSED",
     "EXIT_UNAVAILABLE",
     "Measurement",
+    "PrometheusConfigError",
     "PrometheusQueryError",
     "PrometheusUnavailable",
     "Verdict",
@@ -60,7 +69,9 @@ __all__ = [
     "main",
     "parse_duration",
     "query",
+    "read_token",
     "run_gate",
+    "tls_context",
 ]
 
 EXIT_PASSED = 0
@@ -74,6 +85,45 @@ class PrometheusUnavailable(Exception):
 
 class PrometheusQueryError(PrometheusUnavailable):
     """Prometheus answered but rejected the query (e.g. invalid PromQL); retrying cannot help."""
+
+
+class PrometheusConfigError(PrometheusUnavailable):
+    """TLS or auth is wrong (certificate not verified, HTTP 401/403, unreadable CA or token file): retrying
+    cannot help."""
+
+
+def tls_context(ca_file: str | None = None, *, insecure: bool = False) -> ssl.SSLContext:
+    """The TLS context of https requests: verified against ``ca_file`` (or the system's CAs), or, with
+    ``insecure``, not verified at all. :class:`PrometheusConfigError` when ``ca_file`` cannot be loaded."""
+    if insecure:
+        if ca_file:
+            raise PrometheusConfigError("give a CA file or skip verification (insecure), not both")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise PrometheusConfigError(f"cannot load the CA file {ca_file}: {exc}") from exc
+
+
+def read_token(path: str) -> str:
+    """The bearer token in ``path`` (surrounding whitespace removed); :class:`PrometheusConfigError` when it
+    cannot be read or is empty. Read on each use, so that a rotated token is picked up."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PrometheusConfigError(f"cannot read the bearer token file {path}: {exc}") from exc
+    if not token or any(c in token for c in "\r\n"):
+        raise PrometheusConfigError(f"the bearer token file {path} is empty or has several lines")
+    return token
+
+
+def _tls_reason(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return reason if isinstance(reason, ssl.SSLCertVerificationError) else None
 
 
 @dataclass
@@ -136,25 +186,44 @@ def _error_message(body: bytes) -> str | None:
     return None
 
 
-def query(prometheus_url: str, promql: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+def query(
+    prometheus_url: str,
+    promql: str,
+    timeout: float = 5.0,
+    *,
+    context: ssl.SSLContext | None = None,
+    token: str | None = None,
+) -> list[dict[str, Any]]:
     """Run an instant query (``GET /api/v1/query``) and return ``data.result``.
 
-    Raises :class:`PrometheusQueryError` when Prometheus rejects the query and
-    :class:`PrometheusUnavailable` on any other problem; both messages name the URL.
+    ``context`` verifies https (default: the system's CAs, see :func:`tls_context`); ``token`` is sent as
+    ``Authorization: Bearer``. Raises :class:`PrometheusQueryError` when Prometheus rejects the query,
+    :class:`PrometheusConfigError` when TLS or auth fails and :class:`PrometheusUnavailable` on any other
+    problem; the messages name the URL.
     """
     base = prometheus_url.rstrip("/")
     url = f"{base}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
         detail = _error_message(exc.read() or b"")
+        if exc.code in (401, 403):
+            hint = "check the bearer token" if token else "it needs a bearer token"
+            message = f"Prometheus at {base} answered HTTP {exc.code} {exc.reason}: {hint}"
+            raise PrometheusConfigError(message) from None
         if exc.code in (400, 422) and detail is not None:
             raise PrometheusQueryError(f"Prometheus at {base} rejected query {promql!r}: {detail}") from exc
         raise PrometheusUnavailable(
             f"Prometheus at {base} answered HTTP {exc.code} {exc.reason}" + (f" ({detail})" if detail else "")
         ) from exc
     except (OSError, http.client.HTTPException) as exc:
+        if (failed := _tls_reason(exc)) is not None:
+            raise PrometheusConfigError(
+                f"TLS verification of Prometheus at {base} failed: {failed.verify_message or failed}; give "
+                "the CA that signed its certificate (or, in a lab, skip verification)"
+            ) from None
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         raise PrometheusUnavailable(f"cannot reach Prometheus at {base}: {reason}") from exc
     try:
@@ -188,14 +257,17 @@ def _measure(
     timeout: float,
     sleep: Callable[[float], object],
     clock: Callable[[], float],
+    context: ssl.SSLContext | None,
+    token_file: str | None,
 ) -> Measurement:
     attempts = 1 + retries
     errors: list[str] = []
     for attempt in range(1, attempts + 1):
         at = clock()
         try:
-            result = query(prometheus_url, promql, timeout=timeout)
-        except PrometheusQueryError:
+            token = read_token(token_file) if token_file else None
+            result = query(prometheus_url, promql, timeout=timeout, context=context, token=token)
+        except (PrometheusQueryError, PrometheusConfigError):
             raise
         except PrometheusUnavailable as exc:
             errors.append(str(exc))
@@ -228,13 +300,17 @@ def run_gate(
     timeout: float = 5.0,
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.time,
+    context: ssl.SSLContext | None = None,
+    token_file: str | None = None,
 ) -> Verdict:
     """Take up to ``count`` measurements ``interval_s`` apart and decide the gate.
 
     Fails as soon as failed measurements exceed ``failure_limit``; passes when all
     ``count`` measurements are taken without that.  Raises :class:`PrometheusUnavailable`
     when a measurement cannot be taken in ``1 + retries`` attempts, and
-    :class:`PrometheusQueryError` (not retried) when Prometheus rejects ``promql``.
+    :class:`PrometheusQueryError` (not retried) when Prometheus rejects ``promql``, and
+    :class:`PrometheusConfigError` (not retried) when TLS or auth fails. ``context`` verifies https
+    (see :func:`tls_context`); ``token_file`` holds a bearer token, read for each query.
     ``sleep`` and ``clock`` can be replaced (e.g. by fakes in tests).
     """
     if count < 1:
@@ -254,6 +330,8 @@ def run_gate(
             timeout=timeout,
             sleep=sleep,
             clock=clock,
+            context=context,
+            token_file=token_file,
         ),
         what=repr(promql),
         interval_s=interval_s,
@@ -343,6 +421,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--prometheus", required=True, help="Prometheus base URL, e.g. http://prometheus:9090"
     )
+    parser.add_argument("--ca-file", help="CA certificate(s) verifying an https Prometheus (PEM)")
+    parser.add_argument(
+        "--ca-optional", action="store_true", help="the system's CAs when --ca-file does not exist"
+    )
+    parser.add_argument("--insecure", action="store_true", help="do not verify https (labs only)")
+    parser.add_argument("--token-file", help="file holding a bearer token sent to Prometheus")
     parser.add_argument("--query", required=True, help="PromQL filter; a non-empty result succeeds")
     parser.add_argument("--interval", type=_duration_arg, default=10.0, help="between measurements (10s)")
     parser.add_argument("--count", type=_positive_int, default=1, help="number of measurements (1)")
@@ -363,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the gate from the command line; see the module docstring for the contract."""
     args = _parser().parse_args(argv)
     try:
+        ca_file = args.ca_file
+        if ca_file and args.ca_optional and not os.path.exists(ca_file):
+            ca_file = None
+        context = tls_context(ca_file, insecure=args.insecure)
         verdict = run_gate(
             args.prometheus,
             args.query,
@@ -372,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             retries=args.retries,
             retry_wait_s=args.retry_wait,
             timeout=args.timeout,
+            context=context,
+            token_file=args.token_file,
         )
     except PrometheusUnavailable as exc:
         print(f"gate error: {exc}", file=sys.stderr, flush=True)
