@@ -141,12 +141,8 @@ def pushgateway(
     _stop(server.process)
 
 
-@pytest.fixture(scope="session")
-def prometheus(
-    prometheus_binaries: tuple[str, str], pushgateway: Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A real Prometheus on 127.0.0.1 (``.url``) scraping :func:`pushgateway` every second."""
-    workdir = tmp_path_factory.mktemp("prometheus")
+def scrape_config(workdir: Path, pushgateway: Server) -> Path:
+    """``workdir/prometheus.yml``: scrape :func:`pushgateway` every second (honouring its job labels)."""
     target = urllib.parse.urlsplit(pushgateway.url).netloc
     config = workdir / "prometheus.yml"
     config.write_text(
@@ -159,6 +155,16 @@ def prometheus(
         "    static_configs:\n"
         f"      - targets: ['{target}']\n"
     )
+    return config
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    prometheus_binaries: tuple[str, str], pushgateway: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A real Prometheus on 127.0.0.1 (``.url``) scraping :func:`pushgateway` every second."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = scrape_config(workdir, pushgateway)
     data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
     server = _start(
         prometheus_binaries[0],

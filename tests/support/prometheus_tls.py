@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from support.prometheus import Server, _stop, free_port
+from support.prometheus import Server, _stop, free_port, scrape_config
 
 __all__ = ["Bearer", "Certs", "bearer_prometheus", "https_wait_for", "prometheus_https", "tls_certs"]
 
@@ -125,15 +125,7 @@ def prometheus_https(
 ) -> Iterator[Server]:
     """The real Prometheus serving ``https://127.0.0.1:<port>`` with :func:`tls_certs`' server certificate."""
     workdir = tmp_path_factory.mktemp("prometheus-https")
-    target = urllib.parse.urlsplit(pushgateway.url).netloc
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: pushgateway\n"
-        "    honor_labels: true\n"
-        f"    static_configs: [{{targets: ['{target}']}}]\n"
-    )
+    config = scrape_config(workdir, pushgateway)
     web = workdir / "web.yml"
     web.write_text(f"tls_server_config:\n  cert_file: {tls_certs.cert}\n  key_file: {tls_certs.key}\n")
     data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
