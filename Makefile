@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv prometheus test lint demo manifests benchmark golden pictures docs clean
+.PHONY: help venv prometheus test lint demo manifests bench golden pictures docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -23,10 +23,12 @@ prometheus: ## Prometheus + Pushgateway for the tests: from PATH, else Debian's 
 test: $(STAMP) prometheus ## run the test suite
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy on src/
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+lint: $(STAMP) ## ruff (lint and format check) and mypy on src/ and benchmarks/
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
 	$(VENV)/bin/mypy src examples/recommender_demo/pipeline.py
+# the benchmark suites (run.py runs in its own environment, numpy<2 + Surprise, without the SDK)
+	MYPYPATH=tests $(VENV)/bin/mypy $(filter-out benchmarks/run.py,$(wildcard benchmarks/*.py))
 
 golden: $(STAMP) ## regenerate the golden YAML files under tests/golden (review the diff!)
 	$(PY) -m pytest tests/compiler/test_golden.py --update-golden -q
@@ -39,11 +41,8 @@ manifests: $(STAMP) ## the cluster path: lint the demo and compile it to build/r
 	$(VENV)/bin/myelin compile examples/recommender_demo/pipeline.py -n myelin -o build/recommender-demo
 	@echo "manifests for review: build/recommender-demo/ (kubectl apply -k build/recommender-demo)"
 
-BENCH_VENV ?= .venv-bench
-benchmark: ## the recommender against Surprise's SVD and SVD++ on 5 folds of MovieLens 100k (MOVIELENS_DIR=...)
-	@test -n "$(MOVIELENS_DIR)" || { echo "set MOVIELENS_DIR to an extracted ml-100k (e.g. ../shared/datasets/ml-100k)"; exit 2; }
-	test -x $(BENCH_VENV)/bin/python || { $(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements.txt; }
-	$(BENCH_VENV)/bin/python benchmarks/run.py --data-dir $(MOVIELENS_DIR)
+bench: $(STAMP) prometheus ## every benchmark beside its baseline: a table, benchmarks/results.json and docs (< 10 min); BENCH=--quick for CI's budget
+	$(PY) benchmarks/bench.py $(BENCH)
 
 pictures: $(STAMP) ## redraw the Axon pictures the docs show (docs/img/*.svg; needs Graphviz's dot)
 	$(PY) docs/pictures.py
@@ -63,4 +62,4 @@ notebook-strip: $(STAMP) ## remove outputs and execution counts from the example
 	nbformat.write(nb, sys.argv[1])' examples/recommender_demo/notebook.ipynb
 
 clean: ## remove the virtual environment and build output
-	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,19 +3,18 @@
     python benchmarks/runner.py            # full run (about a minute on 2 cores)
     python benchmarks/runner.py --quick    # smaller N, shorter throughput windows
 
-Measures, with the standard library and the SDK only (everything on 127.0.0.1):
+Measures, with the standard library and the SDK only (everything on 127.0.0.1), the runner's own costs
+(``make bench`` measures the cold start of every command, and the router in front of the real seldon-core
+microservice):
 
-1. CLI cold start: wall time of ``python -m myelin_sdk.cli --help`` and ``myelin --version`` as
-   subprocesses, and the modules they import (``python -X importtime``), to show that hera, pydantic,
-   kubernetes and PyYAML are not loaded for them.
-2. Router overhead: a tiny ThreadingHTTPServer "model server" (its own process) answering
+1. Router overhead: a tiny ThreadingHTTPServer "model server" (its own process) answering
    ``POST /api/v1.0/predictions``; sequential POSTs straight to it against POSTs through
    :class:`myelin_sdk.local.router.Router` (``/predict``), and requests/s with 4 client threads. The client
    runs in its own process too, so client, router and model server do not share a GIL (as with
    ``myelin run``: the router lives in the runner, the model servers and the callers outside it).
-3. Embedded metric store: ``publish_metric`` to :class:`myelin_sdk.local.metrics.EmbeddedMetrics` and the
+2. Embedded metric store: ``publish_metric`` to :class:`myelin_sdk.local.metrics.EmbeddedMetrics` and the
    time until ``holds()`` sees the value, and the cost of one ``holds()``.
-4. State store: one ``begin_task_run`` + ``finish_task_run`` pair of :class:`myelin_sdk.local.state.State`
+3. State store: one ``begin_task_run`` + ``finish_task_run`` pair of :class:`myelin_sdk.local.state.State`
    (the bookkeeping of every step).
 
 Prints a Markdown table on stdout; progress goes to stderr.
@@ -31,9 +30,7 @@ import math
 import multiprocessing
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,7 +43,6 @@ HOST = "127.0.0.1"
 BACKEND_PATH = "/api/v1.0/predictions"
 REQUEST = json.dumps({"data": {"names": ["user", "item"], "ndarray": [[1, 2]]}}).encode()
 ANSWER = json.dumps({"data": {"names": ["rating"], "ndarray": [[3.5]]}, "meta": {}}).encode()
-HEAVY = ("hera", "pydantic", "kubernetes", "yaml")
 
 
 @dataclass
@@ -75,62 +71,6 @@ def ms(seconds: float) -> str:
 
 def timing_row(what: str, samples: list[float], note: str = "") -> Row:
     return Row(what, str(len(samples)), ms(statistics.median(samples)), ms(p95(samples)), note)
-
-
-# ------------------------------------------------------------------------------------------ 1. CLI start
-
-
-def myelin_script() -> str:
-    """The ``myelin`` entry point of this interpreter's environment (not resolved: a venv's bin)."""
-    candidate = Path(sys.executable).parent / "myelin"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("myelin")
-    if found is None:
-        raise SystemExit("the myelin script is not installed next to this Python (pip install -e .)")
-    return found
-
-
-def imported_modules(argv: list[str]) -> list[str]:
-    """Modules imported by ``python -X importtime <argv>`` (every module, including the interpreter's)."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, timeout=60, check=True
-    )
-    names = []
-    for line in done.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "package":  # the header line
-                names.append(name)
-    return names
-
-
-def bench_cli(runs: int) -> list[Row]:
-    script = myelin_script()
-    commands = {
-        "python -c pass (interpreter only, reference)": ["-c", "pass"],
-        "python -m myelin_sdk.cli --help": ["-m", "myelin_sdk.cli", "--help"],
-        "myelin --version": [script, "--version"],
-    }
-    rows = []
-    for label, argv in commands.items():
-        progress(f"CLI: {label} x{runs}")
-        full = [sys.executable, *argv] if argv[0] != script else argv
-        subprocess.run(full, capture_output=True, timeout=60, check=True)  # warm the page cache once
-        samples = []
-        for _ in range(runs):
-            began = time.perf_counter()
-            subprocess.run(full, capture_output=True, timeout=60, check=True)
-            samples.append(time.perf_counter() - began)
-        modules = imported_modules(argv)
-        tops = {name.split(".")[0] for name in modules}
-        loaded = [h for h in HEAVY if h in tops]
-        own = sum(1 for name in modules if name.split(".")[0] == "myelin_sdk")
-        note = f"{len(modules)} modules imported ({own} myelin_sdk)"
-        if argv != ["-c", "pass"]:
-            note += "; loaded: " + ", ".join(loaded) if loaded else "; no hera/pydantic/kubernetes/yaml"
-        rows.append(timing_row(label, samples, note))
-    return rows
 
 
 # --------------------------------------------------------------------------------------- 2. router
@@ -360,12 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller N and 1 s throughput windows")
     args = parser.parse_args(argv)
     quick = args.quick
-    cli_runs, requests, seconds = (3, 200, 1.0) if quick else (10, 2000, 5.0)
+    requests, seconds = (200, 1.0) if quick else (2000, 5.0)
     metric_n, holds_n, state_n = (50, 200, 200) if quick else (200, 1000, 1000)
 
     progress(f"python {platform.python_version()}, {os.cpu_count()} cores, quick={quick}")
-    rows = bench_cli(cli_runs)
-    rows += bench_router(
+    rows = bench_router(
         requests,
         threads=4,
         seconds=seconds,

@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     python = args.python
     if python is None:
-        from myelin_sdk.local.engine import default_env_cache
         from myelin_sdk.local.envs import ensure_env
+        from myelin_sdk.local.options import default_env_cache
 
         print("building (or reusing) the seldon-core environment ...", file=sys.stderr)
         python = ensure_env(DOUBLER / "requirements.txt", default_env_cache())

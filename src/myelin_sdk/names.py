@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -19,6 +20,12 @@ _BAD = re.compile(r"[^a-z0-9-]+")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+#: How many names :func:`kebab` and :func:`dns_label` remember (pure functions; a compile of 1000 tasks asks
+#: ~14 000 times for a few thousand distinct names).
+_REMEMBERED = 16_384
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
 def kebab(name: str) -> str:
     """``DataPrepMyelinRecommender`` -> ``data-prep-myelin-recommender``; ``tf_model`` -> ``tf-model``."""
     text = _CAMEL.sub("-", name).lower()
@@ -30,6 +37,7 @@ def short_hash(text: str, length: int = 5) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+@functools.lru_cache(maxsize=_REMEMBERED)
 def dns_label(*parts: str, max_length: int = MAX_LABEL) -> str:
     """Join ``parts`` into one DNS-1123 label; over ``max_length``, cut and append a hash of the full name."""
     full = "-".join(p for p in (kebab(x) for x in parts) if p)

@@ -69,21 +69,163 @@ _REFUSED_TAGS = {
 _YAML11_LETTERS = frozenset({"y", "Y", "n", "N"})
 
 
-def _represent_str(dumper: SafeRepresenter, data: str) -> yaml.ScalarNode:
+def _str_style(data: str) -> str | None:
     """A multi-line string as a literal block (``|``: scripts stay readable), ``y``/``n`` quoted."""
     if "\n" in data:
-        return dumper.represent_scalar(_STR_TAG, data, style="|")
+        return "|"
     if data in _YAML11_LETTERS:
-        return dumper.represent_scalar(_STR_TAG, data, style="'")
-    return dumper.represent_scalar(_STR_TAG, data)
+        return "'"
+    return None
+
+
+def _represent_str(dumper: SafeRepresenter, data: str) -> yaml.ScalarNode:
+    """A string in the style of :func:`_str_style`."""
+    return dumper.represent_scalar(_STR_TAG, data, style=_str_style(data))
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+#: Strings up to this length have their implicit tag (:data:`_RESOLVED`) and their event
+#: (:data:`_SCALAR_EVENTS`) remembered: a bundle repeats its keys and most of its values many times.
+_MEMO_TEXT = 256
+#: At most this many remembered strings a memo (then it starts again: bounded memory).
+_MEMO_SIZE = 65_536
+_RESOLVED: dict[str, str] = {}
+#: A string's ``ScalarEvent`` depends on its text only; an emitter reads an event, never changes or keeps it.
+_SCALAR_EVENTS: dict[str, yaml.ScalarEvent] = {}
+_MAPPING_START = yaml.MappingStartEvent(None, _MAP_TAG, True, flow_style=False)
+_MAPPING_END = yaml.MappingEndEvent()
+_SEQUENCE_START = yaml.SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False)
+_SEQUENCE_END = yaml.SequenceEndEvent()
+_SCALAR_NODE = yaml.ScalarNode
+_MAPPING_NODE = yaml.MappingNode
+_SEQUENCE_NODE = yaml.SequenceNode
+_AS_PLAIN = (True, False)
+
+
+class _NotPlain(Exception):
+    """A value the event path leaves to PyYAML's representers: another type, or an object met twice."""
+
+
+#: Options under which the event path writes what ``serialize`` writes: none of these set.
+_DOCUMENT_OPTIONS = ("canonical", "explicit_start", "explicit_end", "version", "tags")
 
 
 class SDKDumper(_BaseDumper):  # type: ignore[valid-type,misc]
-    """The SDK's dumper: its own copy of the safe representers, taken when this module is imported and
-    re-set for the types that matter, so a library that registers a representer on PyYAML's classes later
-    (or earlier: hera patches ``SafeRepresenter`` for ``str``) does not change the output."""
+    """The SDK's dumper: its own copy of the safe representers and implicit resolvers, taken when this module
+    is imported and re-set for the types that matter, so a library that registers a representer on PyYAML's
+    classes later (or earlier: hera patches ``SafeRepresenter`` for ``str``) does not change the output.
+
+    With the options :func:`dump` uses (keys in their order, block style), a document of plain ``dict``,
+    ``list``, ``str``, ``int``, ``bool`` and ``None`` goes to the emitter as events, made in one walk: the
+    events its serializer would make from the nodes PyYAML's representers build, without building the nodes
+    or calling back into Python four times a node (a short string's event, which depends on its text only,
+    is made once and reused: a bundle repeats its keys and most values). A document with another type (a
+    float) or with a dict or list met twice (PyYAML writes an alias), and other options (``sort_keys=True``,
+    ``explicit_start``...) go through PyYAML's own representers and serializer. The bytes are the same:
+    ``tests/test_yamlio.py`` compares them on any JSON value, and ``tests/compiler/test_compile_scale.py``
+    with PyYAML's pure-Python emitter on every golden bundle (the two emitters differ only in corners a
+    bundle never has: an empty key, a NEL character)."""
+
+    def __init__(self, stream: Any, **options: Any) -> None:
+        super().__init__(stream, **options)
+        self._plain_documents = not any(options.get(k) for k in _DOCUMENT_OPTIONS)
+
+    def represent(self, data: Any) -> None:
+        if (
+            self.sort_keys
+            or self.default_flow_style is not False
+            or self.default_style is not None
+            or not self._plain_documents
+            or self.yaml_path_resolvers
+        ):
+            super().represent(data)
+            return
+        events: list[yaml.Event] = []
+        try:
+            self._events(data, events, set())
+        except _NotPlain:
+            super().represent(data)
+            return
+        emit = self.emit
+        emit(yaml.DocumentStartEvent(explicit=False))
+        for event in events:
+            emit(event)
+        emit(yaml.DocumentEndEvent(explicit=False))
+
+    def _events(self, data: Any, out: list[yaml.Event], seen: set[int]) -> None:
+        """Append the events of ``data`` to ``out``: those ``serialize`` makes of ``represent_data(data)``.
+        ``seen``: the ids of the dicts and lists met so far (one met again would be an alias)."""
+        kind = type(data)
+        if kind is str:
+            event = _SCALAR_EVENTS.get(data)
+            if event is None:
+                plain = self.resolve(_SCALAR_NODE, data, _AS_PLAIN)
+                event = yaml.ScalarEvent(
+                    None, _STR_TAG, (plain == _STR_TAG, True), data, style=_str_style(data)
+                )
+                _remember(_SCALAR_EVENTS, data, event)
+            out.append(event)
+        elif kind is dict or kind is list:
+            if id(data) in seen:
+                raise _NotPlain
+            seen.add(id(data))
+            walk = self._events
+            if kind is dict:
+                out.append(_MAPPING_START)
+                for key, value in data.items():
+                    walk(key, out, seen)
+                    walk(value, out, seen)
+                out.append(_MAPPING_END)
+            else:
+                out.append(_SEQUENCE_START)
+                for value in data:
+                    walk(value, out, seen)
+                out.append(_SEQUENCE_END)
+        elif kind is bool or kind is int or data is None:
+            if kind is bool:
+                tag, text = _BOOL_TAG, ("true" if data else "false")
+            elif kind is int:
+                tag, text = _INT_TAG, str(data)
+            else:
+                tag, text = _NULL_TAG, "null"
+            plain = self.resolve(_SCALAR_NODE, text, _AS_PLAIN)
+            out.append(yaml.ScalarEvent(None, tag, (plain == tag, False), text))  # quoted, it is a string
+        else:
+            raise _NotPlain
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """PyYAML's ``BaseResolver.resolve`` in one call, the implicit tag of a short plain scalar remembered
+        (pure: it reads only the class's own tables, copied at import). The C emitter asks twice per scalar
+        (as plain, then as quoted) and once per mapping or list."""
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        if kind is _MAPPING_NODE:
+            return _MAP_TAG
+        if kind is _SEQUENCE_NODE:
+            return _SEQ_TAG
+        if kind is not _SCALAR_NODE:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        if not implicit[0]:
+            return _STR_TAG
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            _remember(_RESOLVED, value, tag)
+        return tag
 
 
+def _remember(memo: dict[str, Any], text: str, value: Any) -> None:
+    """Remember ``value`` for a short ``text``; a full memo starts again (bounded memory)."""
+    if len(text) <= _MEMO_TEXT:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = value
+
+
+SDKDumper.yaml_implicit_resolvers = {k: list(v) for k, v in SDKDumper.yaml_implicit_resolvers.items()}
 SDKDumper.yaml_representers = dict(SDKDumper.yaml_representers)
 SDKDumper.yaml_multi_representers = dict(SDKDumper.yaml_multi_representers)
 for _type, _represent in (

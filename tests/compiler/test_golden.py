@@ -7,7 +7,6 @@ A change to the compiler's output shows up here as a diff to review. Refresh the
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import pytest
 
@@ -15,21 +14,7 @@ from myelin_sdk import CompileOptions
 from myelin_sdk.compiler import compile_axon
 from myelin_sdk.loader import load_path
 
-PROJECT = Path(__file__).resolve().parents[2]
-GOLDEN_DIR = PROJECT / "tests" / "golden"
-EXAMPLES = PROJECT.parent / "shared" / "axons" / "examples"
-
-CASES = {
-    "recommender-demo.yaml": PROJECT / "examples" / "recommender_demo" / "recommender-demo.yaml",
-    # the seed blog post's Axon, in the original 2019 forms (tests/fixtures/legacy/)
-    "blog-movie-recommender.yaml": PROJECT / "tests" / "fixtures" / "legacy" / "blog-movie-recommender.yaml",
-    # a multi-route model graph: one SeldonDeployment per route, combiners, custom and external servers
-    "every-graph-feature.yaml": PROJECT / "tests" / "fixtures" / "graphs" / "every-graph-feature.yaml",
-    # one Axon of each operator kind (issue 15): a SparkApplication, a TFJob, a Katib Experiment + trials
-    "pi-spark.yaml": EXAMPLES / "pi-spark_axon.yaml",
-    "dist-mnist-tfjob.yaml": EXAMPLES / "dist-mnist_tf-dist-mnist.yaml",
-    "test-demo-hp-katib.yaml": EXAMPLES / "tests_test-demo-hp_axon.yaml",
-}
+from support.golden import CASES, GOLDEN_DIR
 
 
 @pytest.mark.parametrize("golden_name", sorted(CASES))

@@ -1101,3 +1101,17 @@ def test_a_node_named_like_a_sidecar_container_is_an_error() -> None:
     d = next(deployers(axon))
     with pytest.raises(MyelinError, match="graph node and container names collide: a-server"):
         seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+
+
+def test_a_backend_name_with_no_letter_or_digit_is_an_error_at_its_path() -> None:
+    """Found by tests/test_fuzz.py: ``{{{{`` gives no Kubernetes name; lint must say so, not raise."""
+    from myelin_sdk.lint import lint_axon
+
+    dag: list[dict[str, Any]] = [{"model": "A"}]
+    deployer = dag_deployer(dag, ["A"])
+    deployer["models"][0]["backendModels"][0]["name"] = "{{{{"
+    axon = axon_with_deployer(deployer)
+    d = next(deployers(axon))
+    with pytest.raises(MyelinError, match=r"backendModels\[0\]\.name: backend model '\{\{\{\{' cannot name"):
+        seldon_deployment(axon, d, [GraphVersion.uniform(d, "x")], OPTIONS)
+    assert any("cannot name a container" in d.message for d in lint_axon(axon))

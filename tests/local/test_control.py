@@ -7,9 +7,10 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from myelin_sdk import Axon, Calendar, ContainerTask, Sensor
+from myelin_sdk import Alert, Axon, Calendar, ContainerTask, Sensor
 from myelin_sdk.local.control import ControlServer
 from myelin_sdk.local.triggers import TimedTriggers
 
@@ -66,3 +67,41 @@ def test_a_calendar_interval_emits_to_the_sink_until_stopped() -> None:
         thread.join(timeout=5)
     assert not any(t.is_alive() for t in triggers.threads)
     assert all(event == ("calendar", "every", ["Tick"]) for event in sink.events)
+
+
+def test_a_poke_evaluates_the_alerts_at_once_and_a_stop_ends_the_loop_at_once() -> None:
+    """With an hour between evaluations, only a poke (a metric was pushed) can make the alert fire."""
+    with Axon("pokes") as axon:
+        task = ContainerTask("T", command=["true"])
+        Sensor("OnLow", triggers=[Alert("{{quality}} < 0.9", name="Low")], tasks=[task])
+    sink, stop, low = Recorder(), threading.Event(), threading.Event()
+    triggers = TimedTriggers(axon.sensors, sink, holds=lambda c: low.is_set(), stop=stop, interval=3600)
+    triggers.start()
+    try:
+        low.set()
+        triggers.poke()
+        assert until(lambda: sink.events == [("alert", "Low", ["OnLow"])], timeout=5)
+        low.clear()
+        triggers.poke()
+        assert until(lambda: [e[0] for e in sink.events] == ["alert", "resolved"], timeout=5)
+    finally:
+        stop.set()
+    for thread in triggers.threads:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in triggers.threads)
+
+
+def test_the_embedded_store_pokes_after_each_push_and_delete(tmp_path: Path) -> None:
+    from myelin_sdk.local.metrics import EmbeddedMetrics
+    from myelin_sdk.runtime import publish_metric
+
+    pokes = threading.Semaphore(0)
+    store = EmbeddedMetrics("pokes", tmp_path / "metrics.db", on_push=pokes.release)
+    with store:
+        publish_metric("quality", 0.4, pushgateway_url=store.pushgateway_url, axon="pokes", job="j")
+        assert pokes.acquire(timeout=5)
+        request = urllib.request.Request(f"{store.pushgateway_url}/metrics/job/j", method="DELETE")
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 202
+        assert pokes.acquire(timeout=5)
+        assert not pokes.acquire(timeout=0.2)  # one poke each, nothing more

@@ -249,6 +249,31 @@ def test_alert_fires_once_while_it_holds_and_again_after_it_resolved(tmp_path: P
         run.stop()
 
 
+def test_a_push_to_the_embedded_store_starts_an_alert_sensor_without_waiting_for_the_interval(
+    tmp_path: Path,
+) -> None:
+    """Alerts are evaluated every minute here: only the wake-up on a push can start Retrain in time."""
+    with Axon("pushed") as axon:
+        retrain = ContainerTask("Retrain", command=_count("retrain"))
+        Sensor("OnLow", triggers=[Alert("{{quality}} < 0.9", name="QualityLow")], tasks=[retrain])
+    (tmp_path / "pipeline.py").write_text("# the tasks run in this folder\n")
+    run = run_local(
+        axon, RunOptions(workdir=tmp_path, port=0, alert_interval=60), source=tmp_path / "pipeline.py"
+    )
+    try:
+        from myelin_sdk.runtime import publish_metric
+
+        url = run.engine.metrics.pushgateway_url
+        publish_metric("quality", 0.95, pushgateway_url=url, axon="pushed", job="j")
+        time.sleep(0.3)
+        assert _lines(tmp_path / "retrain.log") == 0
+        publish_metric("quality", 0.4, pushgateway_url=url, axon="pushed", job="j")
+        assert until(lambda: _lines(tmp_path / "retrain.log") == 1, timeout=20)
+        assert "alert" in _event_kinds(run)
+    finally:
+        run.stop()
+
+
 def _event_kinds(run: LocalRun) -> list[str]:
     assert run.engine.state is not None
     return [e.kind for e in run.engine.state.events()]

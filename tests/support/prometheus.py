@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.prometheus_binaries import HOW_TO_INSTALL, FetchError, NotAvailable, find_binaries
+from support.servers import NotReady, Server, free_port, scrape_config, start_ready, stop_group
 
 __all__ = [
     "Server",
@@ -42,22 +39,6 @@ __all__ = [
     "pushgateway",
     "wait_for",
 ]
-
-
-@dataclass
-class Server:
-    """A running server: ``url`` is ``http://127.0.0.1:<port>``."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it after return)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -82,48 +63,12 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
     return report
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
-
-
 def _start(binary: str, args_for_port: Any, workdir: Path, ready_timeout: float = 20.0) -> Server:
-    """Start ``binary`` on a free port (retrying a few ports on a lost race) and wait for ``/-/ready``."""
-    name = Path(binary).name
-    last = ""
-    for attempt in range(3):
-        port = free_port()
-        log = workdir / f"{name}-{attempt}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [binary, *args_for_port(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=workdir,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return Server(url=url, process=process, log=log)
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.05)
-        _stop(process)
-        last = log.read_text(errors="replace")[-2000:]
-    pytest.fail(f"{name} did not become ready on 127.0.0.1; last log:\n{last}", pytrace=False)
+    """:func:`support.servers.start_ready`, failing the test (not erroring) when it never got ready."""
+    try:
+        return start_ready(binary, args_for_port, workdir, ready_timeout=ready_timeout)
+    except NotReady as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -138,24 +83,7 @@ def pushgateway(
         prometheus_binaries[1], lambda port: [f"--web.listen-address=127.0.0.1:{port}", *args], workdir
     )
     yield server
-    _stop(server.process)
-
-
-def scrape_config(workdir: Path, pushgateway: Server) -> Path:
-    """``workdir/prometheus.yml``: scrape :func:`pushgateway` every second (honouring its job labels)."""
-    target = urllib.parse.urlsplit(pushgateway.url).netloc
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global:\n"
-        "  scrape_interval: 1s\n"
-        "  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: pushgateway\n"
-        "    honor_labels: true\n"
-        "    static_configs:\n"
-        f"      - targets: ['{target}']\n"
-    )
-    return config
+    stop_group(server.process)
 
 
 @pytest.fixture(scope="session")
@@ -180,10 +108,10 @@ def prometheus(
         # so that tests see a pushed value within about a second.
         wait_for(server.url, 'up{job="pushgateway"} == 1', timeout=20.0)
     except BaseException:
-        _stop(server.process)
+        stop_group(server.process)
         raise
     yield server
-    _stop(server.process)
+    stop_group(server.process)
 
 
 def push(pushgateway_url: str, job: str, metric: str, value: float, *, replace: bool = True) -> None:

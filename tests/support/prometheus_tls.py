@@ -35,7 +35,8 @@ from typing import Any
 
 import pytest
 
-from support.prometheus import Server, _stop, free_port, scrape_config
+from support.prometheus import scrape_config
+from support.servers import NotReady, Server, start_ready, stop_group
 
 __all__ = ["Bearer", "Certs", "bearer_prometheus", "https_wait_for", "prometheus_https", "tls_certs"]
 
@@ -130,48 +131,26 @@ def prometheus_https(
     web.write_text(f"tls_server_config:\n  cert_file: {tls_certs.cert}\n  key_file: {tls_certs.key}\n")
     data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
     context = ssl.create_default_context(cafile=str(tls_certs.ca))
-    log = workdir / "prometheus.log"
-    for _ in range(3):
-        port = free_port()
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    prometheus_binaries[0],
-                    f"--config.file={config}",
-                    f"--web.config.file={web}",
-                    f"--storage.tsdb.path={data}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=workdir,
-                start_new_session=True,
-            )
-        url = f"https://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1, context=context) as response:
-                    if response.status == 200:
-                        break
-            except (OSError, ValueError):
-                time.sleep(0.05)
-        else:
-            _stop(process)
-            continue
-        server = Server(url=url, process=process, log=log)
-        try:
-            https_wait_for(url, 'up{job="pushgateway"} == 1', tls_certs.ca)
-        except BaseException:
-            _stop(process)
-            raise
+    try:
+        server = start_ready(
+            prometheus_binaries[0],
+            lambda port: [
+                f"--config.file={config}",
+                f"--web.config.file={web}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            workdir,
+            scheme="https",
+            context=context,
+        )
+    except NotReady as exc:
+        pytest.fail(f"prometheus over https: {exc}", pytrace=False)
+    try:
+        https_wait_for(server.url, 'up{job="pushgateway"} == 1', tls_certs.ca)
         yield server
-        _stop(process)
-        return
-    pytest.fail(
-        f"prometheus over https did not become ready; log:\n{log.read_text(errors='replace')[-2000:]}"
-    )
+    finally:
+        stop_group(server.process)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from support import prometheus_binaries
-from support.prometheus import _start, _stop, free_port
+from support.prometheus import _start
 from support.prometheus_binaries import FetchError, NotAvailable, find_binaries
+from support.servers import free_port, stop_group
 
 TESTS = Path(__file__).resolve().parents[1]
 SCRIPT = Path(prometheus_binaries.__file__)
@@ -60,9 +61,9 @@ def test_parallel_fetches_download_once_and_the_binaries_serve(fetch_only: Path,
         )
         with urllib.request.urlopen(f"{server.url}/api/v1/query?query=1", timeout=5) as response:
             assert b'"status":"success"' in response.read()
-        _stop(server.process)
+        stop_group(server.process)
     finally:
-        _stop(gateway.process)
+        stop_group(gateway.process)
 
 
 def test_without_binaries_or_apt_get_the_message_names_what_to_install(

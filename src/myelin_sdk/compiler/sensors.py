@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hera.workflows import Step, Steps
+from hera.workflows import Parallel, Step, Steps
 from hera.workflows import models as m
 
 from .. import contract
@@ -166,7 +166,10 @@ def _analysis_gate_template(
 
 
 def _unique(names: list[str], base: str) -> str:
-    name = base if base not in names else f"{base}-{len(names)}"
+    """``base``, or ``base-<position>`` when a step already has that name (and so on, until none has)."""
+    name, suffix = base, len(names)
+    while name in names:
+        name, suffix = f"{base}-{suffix}", suffix + 1
     names.append(name)
     return name
 
@@ -196,31 +199,34 @@ def sensor_workflow_template(
     verdict = (
         "{{{{steps.{}.status}}}} == Succeeded" if analysis else "{{{{steps.{}.outputs.result}}}} == passed"
     )
-    with (
-        axon_workflow_template(
-            axon, name, options, original=sensor.name, volumes=list(volumes.values()), sensor=kebab
-        ) as wt,
-        Steps(name=ENTRYPOINT) as main,
-    ):
-        if gates:
-            # all gates run, side by side: a skipped gate would leave its result unresolved in `when`
-            with main.parallel():
-                for gate in gates:
-                    Step(name=gate, template=gate, continue_on=on_fail)
-        when = " && ".join(verdict.format(gate) for gate in gates) or None
-        names: list[str] = []
-        for step in steps:
-            if isinstance(step, DeployStep):
-                for template, arguments in deploy_steps(step):
+    # built without hera's `with` blocks (the steps listed as the blocks would add them): the same manifest,
+    # without the context's checks per step (a sensor may run hundreds of tasks)
+    main: list[Any] = []
+    if gates:
+        # all gates run, side by side: a skipped gate would leave its result unresolved in `when`
+        main.append(
+            Parallel(sub_steps=[Step(name=gate, template=gate, continue_on=on_fail) for gate in gates])
+        )
+    when = " && ".join(verdict.format(gate) for gate in gates) or None
+    names: list[str] = []
+    for step in steps:
+        if isinstance(step, DeployStep):
+            for template, arguments in deploy_steps(step):
+                main.append(
                     Step(
                         name=_unique(names, template),
                         template=template,
                         when=when,
                         arguments=arguments or None,
                     )
-                continue
-            ref = m.TemplateRef(name=task_template_name(axon, step[1]), template=ENTRYPOINT)
-            Step(name=_unique(names, dns_label(step[1])), template_ref=ref, when=when)
+                )
+            continue
+        ref = m.TemplateRef(name=task_template_name(axon, step[1]), template=ENTRYPOINT)
+        main.append(Step(name=_unique(names, dns_label(step[1])), template_ref=ref, when=when))
+    wt = axon_workflow_template(
+        axon, name, options, original=sensor.name, volumes=list(volumes.values()), sensor=kebab
+    )
+    wt.templates = [Steps(name=ENTRYPOINT, sub_steps=main)]
     for gate, condition in zip(gates, sensor.conditions, strict=True):
         if analysis:
             wt.templates.append(_analysis_gate_template(gate, axon, sensor, condition, options))

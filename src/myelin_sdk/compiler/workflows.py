@@ -25,11 +25,12 @@ The axon's ``parameters`` are the template's arguments, so ``{{workflow.paramete
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 from typing import Any
 
-from hera.workflows import HTTP, Container, Env, Step, Steps, WorkflowTemplate
+from hera.workflows import HTTP, Container, Env, Step, Steps, WorkflowsService, WorkflowTemplate
 from hera.workflows import models as m
 
 from .. import contract
@@ -383,7 +384,15 @@ def axon_workflow_template(
         arguments=[m.Parameter(name=p.name, value=p.value) for p in axon.parameters] or None,
         volumes=[m.Volume.model_validate(v) for v in volumes] or None,
         pod_metadata=m.Metadata(labels=labels(axon, **extra_labels)),
+        workflows_service=_no_service(),
     )
+
+
+@functools.cache
+def _no_service() -> WorkflowsService:
+    """One idle hera ``WorkflowsService`` for every template: the compiler never talks to an Argo server, and
+    hera would otherwise make a service (with its ``requests.Session``) per template."""
+    return WorkflowsService()
 
 
 def _operator_run(axon: Axon, task: Task, options: CompileOptions) -> m.Template | None:
@@ -409,50 +418,66 @@ def task_workflow_template(axon: Axon, task: Task, options: CompileOptions) -> d
     whichever way the task ends, also when the template runs inside a sensor's workflow.
     """
     notify = task.name in watched_tasks(axon)
-    with axon_workflow_template(
+    build = task.body.image_build
+    check = _check_image(task, options) if build is not None and build.check_image_exists else None
+    builds = _build_templates(axon, task, options) if build is not None else []
+    # spark, tfJobSpec, hpTuning: `run` creates the operator's object (compiler.operators)
+    operator = _operator_run(axon, task, options)
+    run = _run_template(axon, task, options) if task.kind != "deploy" and operator is None else None
+    registers = (run is not None or operator is not None) and _registers(axon, task)
+    # Built without hera's `with` blocks (the templates and steps listed as the blocks would add them, as
+    # `template(name=...)` would call them): the same manifest, without the context's checks per object,
+    # which cost a quarter of hera's time for a template this small (a compile makes one per task).
+    own: list[Any] = []  # hera types sub_steps as a list of a union (invariant): these are Steps
+    if check is not None:
+        own.append(Step(template=check, name="check-image", arguments=[]))
+    for step_name, template in builds:
+        when = "{{steps.check-image.outputs.result}} == missing" if check is not None else None
+        own.append(Step(template=template, name=step_name, when=when, arguments=[]))
+    if run is not None:
+        own.append(Step(template=run, name="run", arguments=[]))
+    elif operator is not None:
+        own.append(Step(name="run", template=operator.name))
+    if registers:
+        own.append(Step(name="register", template="register"))
+    steps = Steps(name=TASK_STEPS if notify else ENTRYPOINT, sub_steps=own)
+    templates: list[Any] = [
+        *([check] if check is not None else []),
+        *(t for _, t in builds),
+        *([run] if run is not None else []),
+        steps,
+    ]
+    if notify:
+        sender = _notify_template(axon, task, options)
+        fail = Container(
+            name="fail",
+            image=options.shell_image,
+            command=["sh", "-c"],
+            args=["echo 'task {{inputs.parameters.phase}}' >&2; exit 1"],
+            inputs=[m.Parameter(name="phase")],
+            security_context=_step_security(),
+        )
+        status = "{{steps.task.status}}"
+        main: list[Any] = [
+            Step(
+                template=steps, name="task", continue_on=m.ContinueOn(error=True, failed=True), arguments=[]
+            ),
+            Step(template=sender, name="notify", arguments=[{"phase": status}]),
+            Step(template=fail, name="fail", arguments=[{"phase": status}], when=f"{status} != Succeeded"),
+        ]
+        templates += [sender, fail, Steps(name=ENTRYPOINT, sub_steps=main)]
+    if operator is not None:
+        templates.append(operator)
+    if registers:
+        templates.append(_register_template(axon, task, options))
+    wt = axon_workflow_template(
         axon,
         task_template_name(axon, task.name),
         options,
         original=task.name,
         volumes=task_volumes(axon, task, options),
         task=dns_label(task.name),
-    ) as wt:
-        build = task.body.image_build
-        check = _check_image(task, options) if build is not None and build.check_image_exists else None
-        builds = _build_templates(axon, task, options) if build is not None else []
-        # spark, tfJobSpec, hpTuning: `run` creates the operator's object (compiler.operators)
-        operator = _operator_run(axon, task, options)
-        run = _run_template(axon, task, options) if task.kind != "deploy" and operator is None else None
-        with Steps(name=TASK_STEPS if notify else ENTRYPOINT) as steps:
-            if check is not None:
-                check(name="check-image")
-            for step_name, template in builds:
-                when = "{{steps.check-image.outputs.result}} == missing" if check is not None else None
-                template(name=step_name, when=when)
-            if run is not None:
-                run(name="run")
-            elif operator is not None:
-                Step(name="run", template=operator.name)
-            if (run is not None or operator is not None) and _registers(axon, task):
-                Step(name="register", template="register")
-        if notify:
-            sender = _notify_template(axon, task, options)
-            fail = Container(
-                name="fail",
-                image=options.shell_image,
-                command=["sh", "-c"],
-                args=["echo 'task {{inputs.parameters.phase}}' >&2; exit 1"],
-                inputs=[m.Parameter(name="phase")],
-                security_context=_step_security(),
-            )
-            status = "{{steps.task.status}}"
-            with Steps(name=ENTRYPOINT):
-                steps(name="task", continue_on=m.ContinueOn(error=True, failed=True))
-                sender(name="notify", arguments={"phase": status})
-                fail(name="fail", arguments={"phase": status}, when=f"{status} != Succeeded")
-    if operator is not None:
-        wt.templates.append(operator)
-    if (run is not None or operator is not None) and _registers(axon, task):
-        wt.templates.append(_register_template(axon, task, options))
+    )
+    wt.templates = templates
     manifest: dict[str, Any] = wt.to_dict()
     return manifest

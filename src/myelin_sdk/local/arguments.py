@@ -77,7 +77,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
         type=float,
         default=5.0,
         metavar="S",
-        help="how often alerts are evaluated (default: 5)",
+        help="how often alerts are evaluated (default: 5); a push to the embedded store evaluates them too",
     )
     g.add_argument(
         "--plain", action="store_true", help="log lines only, no live view (the default when piped)"

@@ -217,6 +217,7 @@ class Engine:
             ca_file=self.options.prometheus_ca,
             token_file=self.options.prometheus_token_file,
             insecure=self.options.prometheus_insecure,
+            on_push=self.triggers.poke,
         )
         for i, sensor in enumerate(self.axon.sensors):
             for j, trigger in enumerate(sensor.triggers):

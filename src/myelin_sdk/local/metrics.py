@@ -33,7 +33,7 @@ import math
 import sqlite3
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -222,10 +222,13 @@ class EmbeddedMetrics(_Lifecycle):
     """The embedded store: a Pushgateway look-alike on 127.0.0.1 (``port`` 0: a free one) backed by the
     table ``metric_samples`` of the SQLite file ``db_path`` (values survive a restart with the same file)."""
 
-    def __init__(self, axon_name: str, db_path: Path, *, port: int = 0) -> None:
+    def __init__(
+        self, axon_name: str, db_path: Path, *, port: int = 0, on_push: Callable[[], None] | None = None
+    ) -> None:
         self.axon_name = axon_name
         self.db_path = Path(db_path)
         self.port = port
+        self.on_push = on_push
         self._store: MetricStore | None = None
         self._server: PushgatewayServer | None = None
 
@@ -241,7 +244,7 @@ class EmbeddedMetrics(_Lifecycle):
         if self._server is not None:
             return
         try:
-            self._server = PushgatewayServer(self._open(), port=self.port)
+            self._server = PushgatewayServer(self._open(), port=self.port, on_change=self.on_push)
         except (OSError, sqlite3.Error) as exc:
             self.stop()
             raise MetricsError(f"cannot start the embedded metrics store ({self.db_path}): {exc}") from exc
@@ -486,9 +489,12 @@ def metrics_backend(
     ca_file: Path | None = None,
     token_file: Path | None = None,
     insecure: bool = False,
+    on_push: Callable[[], None] | None = None,
 ) -> MetricsBackend:
     """:class:`PrometheusMetrics` when ``prometheus_url`` is given (then ``pushgateway_url`` is required; the
-    TLS and auth settings go to it), else :class:`EmbeddedMetrics` on ``db_path``; not started."""
+    TLS and auth settings go to it), else :class:`EmbeddedMetrics` on ``db_path``, which calls ``on_push``
+    after every push (a real Pushgateway cannot: Prometheus sees a push only at its next scrape); not
+    started."""
     if prometheus_url:
         if not pushgateway_url:
             raise MetricsError("--prometheus needs --pushgateway URL too: tasks push their metrics there")
@@ -506,7 +512,7 @@ def metrics_backend(
         )
     if pushgateway_url:
         raise MetricsError("--pushgateway needs --prometheus URL too: the runner queries Prometheus")
-    return EmbeddedMetrics(axon_name, db_path)
+    return EmbeddedMetrics(axon_name, db_path, on_push=on_push)
 
 
 if TYPE_CHECKING:  # both backends satisfy the protocol

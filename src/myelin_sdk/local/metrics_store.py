@@ -33,7 +33,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -317,6 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.store.push(job, grouping, families, replace_all=replace_all)
         self._reply(200)
+        self.server.on_change()
 
     def do_PUT(self) -> None:
         self._push(replace_all=True)
@@ -334,6 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.store.delete(job, grouping)
         self._reply(202)
+        self.server.on_change()
 
     def do_GET(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -349,14 +351,23 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # tasks may push at once; the default 5 drops connections for 1 s
     store: MetricStore
+    on_change: Callable[[], None]
 
 
 class PushgatewayServer:
-    """Serve ``store`` with the Pushgateway protocol on ``host:port`` (0: a free port) in a daemon thread."""
+    """Serve ``store`` with the Pushgateway protocol on ``host:port`` (0: a free port) in a daemon thread;
+    ``on_change`` is called after each push or delete has been stored and answered."""
 
-    def __init__(self, store: MetricStore, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        store: MetricStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.store = store
+        self._server.on_change = on_change or (lambda: None)
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -1,13 +1,16 @@
 """Triggers that fire on their own: Alerts (evaluated on an interval) and Calendars (timers).
 
 An Alert fires when its condition starts to hold — after holding for its ``for`` duration — once; it fires
-again only after it resolved (a ``resolved`` event is recorded). A Calendar fires every ``interval`` or on
-its cron ``schedule`` (croniter; ``timezone`` honoured). Both hand their events to an
-:class:`~.events.EventSink` (the engine), and know nothing else of it::
+again only after it resolved (a ``resolved`` event is recorded). Alerts are evaluated every ``interval``
+seconds, and at once when :meth:`TimedTriggers.poke` says a metric changed (the embedded store pokes on every
+push, so a push that crosses a threshold starts the sensor's tasks within milliseconds, not an interval).
+A Calendar fires every ``interval`` or on its cron ``schedule`` (croniter; ``timezone`` honoured). Both
+hand their events to an :class:`~.events.EventSink` (the engine), and know nothing else of it::
 
     triggers = TimedTriggers(axon.sensors, engine, holds=metrics.holds, stop=stop_event, interval=5.0)
     triggers.restore(state.events())      # on --resume: alerts that were firing are still firing
     triggers.start()                      # daemon threads; they end when ``stop`` is set
+    store = EmbeddedMetrics(axon.name, db, on_push=triggers.poke)   # a push re-evaluates the alerts
 """
 
 from __future__ import annotations
@@ -73,6 +76,13 @@ class TimedTriggers:
         self.log = log
         self.firing: dict[tuple[str, str], bool] = {}
         self.threads: list[threading.Thread] = []
+        self._wake = threading.Event()
+
+    def poke(self) -> None:
+        """Evaluate the alerts now rather than at the end of the interval (a metric was pushed).
+
+        Safe from any thread; pokes that come while an evaluation runs are folded into one more."""
+        self._wake.set()
 
     def restore(self, events: Iterable[Event]) -> None:
         """Which alerts were firing when the run stopped, from its recorded alert and resolved events."""
@@ -85,6 +95,7 @@ class TimedTriggers:
         alerts = [(s, t) for s in sensors for t in s.triggers if isinstance(t, Alert)]
         if alerts:
             self._spawn("alerts", self._alert_loop, alerts)
+            self._spawn("alerts-stop", self._wake_on_stop)
         for sensor in sensors:
             for trigger in sensor.triggers:
                 if isinstance(trigger, Calendar):
@@ -95,11 +106,20 @@ class TimedTriggers:
         self.threads.append(thread)
         thread.start()
 
+    def _wake_on_stop(self) -> None:
+        """The alert loop waits on its wake-up event, not on ``stop``: a stop wakes it too."""
+        self.stop.wait()
+        self._wake.set()
+
     def _alert_loop(self, alerts: list[tuple[Sensor, Alert]]) -> None:
         parsed = {(s.name, a.name): parse_alert_condition(a.condition) for s, a in alerts}
         since: dict[tuple[str, str], float | None] = {}
         failing: set[tuple[str, str]] = set()
-        while not self.stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self.stop.is_set():
+                return
             for sensor, alert in alerts:
                 key = (sensor.name, alert.name)
                 try:

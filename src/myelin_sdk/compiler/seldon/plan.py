@@ -77,7 +77,8 @@ class Planner:
     # --- the whole plan
 
     def plan(self, count: int) -> Plan:
-        self.check_backend_names()
+        if not self.check_backend_names():
+            self.fail_if_problems()  # the graphs below are named after backend models
         volume = store_volume(self.axon)
         if volume is None:
             self.error(
@@ -91,9 +92,11 @@ class Planner:
         assert routes is not None and volume is not None
         return Plan(routes=tuple(routes), slots=tuple(slots), volume=volume, multi_route=len(routes) > 1)
 
-    def check_backend_names(self) -> None:
-        """Backend model names key the versions and name containers: they must be unique in the deployer."""
+    def check_backend_names(self) -> bool:
+        """Backend model names key the versions and name containers: they must be unique in the deployer.
+        False when one cannot be made into a container name at all."""
         seen: dict[str, str] = {}
+        nameable = True
         containers: dict[str, str] = {}
         for i, model in enumerate(self.deployer.models):
             for j, backend in enumerate(model.backend_models):
@@ -107,13 +110,19 @@ class Planner:
                     )
                     continue
                 seen[backend.name] = model.name
-                container = dns_label(backend.name)
+                try:
+                    container = dns_label(backend.name)
+                except ValueError as exc:  # no letter or digit to make a Kubernetes name of
+                    self.error(bpath, f"backend model {backend.name!r} cannot name a container: {exc}")
+                    nameable = False
+                    continue
                 if containers.setdefault(container, backend.name) != backend.name:
                     self.error(
                         bpath,
                         f"backend models {containers[container]!r} and {backend.name!r} both give the "
                         f"container name {container!r}: rename one",
                     )
+        return nameable
 
     # --- rollout
 
