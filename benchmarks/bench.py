@@ -1,7 +1,7 @@
 """``make bench``: every benchmark of the project, each figure beside its baseline measured in the same run.
 
     python benchmarks/bench.py                 # every suite (< 10 min on 2 cores): table, results.json, docs
-    python benchmarks/bench.py --quick           # CI's budget (about 3 min): build/bench-quick.json only
+    python benchmarks/bench.py --quick           # CI's budget (about 2 min): build/bench-quick.json only
     python benchmarks/bench.py --only compile,cli
     python benchmarks/bench.py --render benchmarks/results.json     # print a results file's table again
 

@@ -1,15 +1,18 @@
 """The local runner's Prometheus client over https and with a bearer token: the real Prometheus serving
 TLS and a token-checking https front of it (tests/support/prometheus_tls.py; Prometheus cannot check a
-bearer token itself). Verification is on by default; ``--prometheus-ca``, ``--prometheus-token-file`` and
-``--prometheus-insecure`` of ``myelin run``."""
+bearer token itself), and the real Pushgateway serving TLS. Verification is on by default;
+``--prometheus-ca``, ``--prometheus-token-file`` and ``--prometheus-insecure`` of ``myelin run``."""
 
 from __future__ import annotations
 
+import ssl
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from myelin_sdk.local.metrics import MetricsError, PrometheusMetrics, metrics_backend
+from myelin_sdk.local.metrics import MetricsError, MetricsUnavailable, PrometheusMetrics, metrics_backend
 from myelin_sdk.spec.expressions import parse_metric_condition
 
 from support.fake_apiserver import run_cli
@@ -115,3 +118,38 @@ def test_myelin_run_flags(
     )
     assert code == 0, out + err
     assert f"Bearer {bearer_prometheus.token}" in bearer_prometheus.seen[before:]
+
+
+def _push_https(url: str, ca: Path, job: str, text: str) -> None:
+    context = ssl.create_default_context(cafile=str(ca))
+    request = urllib.request.Request(f"{url}/metrics/job/{job}", data=text.encode(), method="PUT")
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        assert response.status == 200
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_the_pushgateway_over_https_is_verified_with_the_system_cas_and_the_given_ca(
+    prometheus: Server, pushgateway_https: Server, tls_certs: Certs
+) -> None:
+    """The runner reads what a train task published from the Pushgateway (to register the version): over
+    https it verifies it like Prometheus, with ``--prometheus-ca`` added to the system's CAs; no token."""
+    since = time.time() - 1
+    _push_https(pushgateway_https.url, tls_certs.ca, "tls-local-train", "rmse_tls__local 0.81\n")
+    plain = PrometheusMetrics("tls-local", prometheus.url, pushgateway_https.url)
+    with pytest.raises(MetricsError) as failure:
+        plain.start()
+    message = str(failure.value)
+    assert message.startswith(f"TLS verification of the Pushgateway at {pushgateway_https.url} failed: ")
+    assert "--prometheus-ca FILE" in message
+    for metrics in (
+        PrometheusMetrics("tls-local", prometheus.url, pushgateway_https.url, ca_file=tls_certs.ca),
+        PrometheusMetrics("tls-local", prometheus.url, pushgateway_https.url, insecure=True),
+    ):
+        metrics.start()
+        try:
+            assert metrics.published("tls-local-train", since) == {"rmse": 0.81}
+        finally:
+            metrics.stop()
+    unverified = PrometheusMetrics("tls-local", prometheus.url, pushgateway_https.url)
+    with pytest.raises(MetricsUnavailable, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        unverified.published("tls-local-train", since)

@@ -38,7 +38,15 @@ import pytest
 from support.prometheus import scrape_config
 from support.servers import NotReady, Server, start_ready, stop_group
 
-__all__ = ["Bearer", "Certs", "bearer_prometheus", "https_wait_for", "prometheus_https", "tls_certs"]
+__all__ = [
+    "Bearer",
+    "Certs",
+    "bearer_prometheus",
+    "https_wait_for",
+    "prometheus_https",
+    "pushgateway_https",
+    "tls_certs",
+]
 
 
 @dataclass
@@ -115,6 +123,36 @@ def https_wait_for(url: str, promql: str, ca: Path, timeout: float = 20.0) -> li
             last = exc
         time.sleep(0.1)
     pytest.fail(f"{promql!r} returned nothing within {timeout}s from {url} (last: {last})")
+
+
+@pytest.fixture(scope="session")
+def pushgateway_https(
+    prometheus_binaries: tuple[str, str], tls_certs: Certs, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The real Pushgateway serving ``https://127.0.0.1:<port>`` with :func:`tls_certs`' server certificate
+    (``--web.config.file``, as for Prometheus); pushes kept in memory."""
+    workdir = tmp_path_factory.mktemp("pushgateway-https")
+    web = workdir / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {tls_certs.cert}\n  key_file: {tls_certs.key}\n")
+    context = ssl.create_default_context(cafile=str(tls_certs.ca))
+    try:
+        server = start_ready(
+            prometheus_binaries[1],
+            lambda port: [
+                f"--web.config.file={web}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--persistence.file=",
+            ],
+            workdir,
+            scheme="https",
+            context=context,
+        )
+    except NotReady as exc:
+        pytest.fail(f"pushgateway over https: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        stop_group(server.process)
 
 
 @pytest.fixture(scope="session")

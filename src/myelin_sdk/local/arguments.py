@@ -35,7 +35,8 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
     g.add_argument(
         "--prometheus-ca",
         metavar="FILE",
-        help="CA certificate(s) (PEM) verifying an https --prometheus (default: the system's CAs)",
+        help="CA certificate(s) (PEM) verifying an https --prometheus (default: the system's CAs); "
+        "an https --pushgateway is verified with the system's CAs and these",
     )
     g.add_argument(
         "--prometheus-token-file",
@@ -48,7 +49,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_path: bool = True) -> 
             "--prometheus-insecure",
             action="store_true",
             default=None,
-            help="do not verify the https certificate of Prometheus (labs only)",
+            help="do not verify the https certificates of Prometheus and the Pushgateway (labs only)",
         )
     g.add_argument(
         "--until",

@@ -366,11 +366,32 @@ class PrometheusMetrics(_Lifecycle):
             raise MetricsError(str(exc).replace("the CA file", "--prometheus-ca")) from None
         return context, {"Authorization": f"Bearer {token}"} if token else {}
 
+    def _pushgateway_context(self) -> Any:
+        """The TLS context of requests to the Pushgateway: the system's CAs and ``--prometheus-ca`` too (so a
+        Pushgateway behind the same private CA, or behind a public one, verifies), or none with
+        ``--prometheus-insecure``."""
+        import ssl
+
+        from ..runtime.gate import tls_context
+
+        if self.insecure or not self.ca_file:
+            return tls_context(None, insecure=self.insecure)
+        context = ssl.create_default_context()
+        try:
+            context.load_verify_locations(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MetricsError(f"cannot load --prometheus-ca {self.ca_file}: {exc}") from None
+        return context
+
     def start(self) -> None:
-        """Check that Prometheus and the Pushgateway answer ``/-/ready`` (Prometheus with TLS and auth)."""
+        """Check that Prometheus and the Pushgateway answer ``/-/ready``. Over https both are verified
+        (``--prometheus-ca`` for Prometheus; the system's CAs and that CA for the Pushgateway) unless
+        ``--prometheus-insecure``; the bearer token goes to Prometheus only (a credential is not handed to
+        another server)."""
         import ssl
 
         context, headers = self._auth()
+        gateway_context = self._pushgateway_context()
         for what, url, flag in (
             ("Prometheus", self.prometheus_url, "--prometheus"),
             ("Pushgateway", self._pushgateway_url, "--pushgateway"),
@@ -379,7 +400,7 @@ class PrometheusMetrics(_Lifecycle):
             request = urllib.request.Request(f"{url}/-/ready", headers=headers if prometheus else {})
             try:
                 with urllib.request.urlopen(
-                    request, timeout=self.timeout, context=context if prometheus else None
+                    request, timeout=self.timeout, context=context if prometheus else gateway_context
                 ) as response:
                     status = response.status
             except urllib.error.HTTPError as exc:
@@ -444,7 +465,14 @@ class PrometheusMetrics(_Lifecycle):
 
         started = datetime.fromtimestamp(since, timezone.utc)
         try:
-            return fetch_published(self._pushgateway_url, job, self.axon_name, started, timeout=self.timeout)
+            return fetch_published(
+                self._pushgateway_url,
+                job,
+                self.axon_name,
+                started,
+                timeout=self.timeout,
+                context=self._pushgateway_context(),
+            )
         except RegisterError as exc:
             raise MetricsUnavailable(str(exc)) from exc
 

@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import sys
 import time
 import urllib.error
@@ -220,16 +221,24 @@ def published(document: Any, job: str, axon: str, since: datetime) -> dict[str, 
 
 
 def fetch_published(
-    url: str, job: str, axon: str, since: datetime, *, timeout: float = 10.0, attempts: int = 3
+    url: str,
+    job: str,
+    axon: str,
+    since: datetime,
+    *,
+    timeout: float = 10.0,
+    attempts: int = 3,
+    context: ssl.SSLContext | None = None,
 ) -> dict[str, float]:
-    """:func:`published` of the Pushgateway at ``url``; :class:`RegisterError` when it cannot be read."""
+    """:func:`published` of the Pushgateway at ``url``; :class:`RegisterError` when it cannot be read.
+    ``context`` verifies an https Pushgateway (default: the system's CA store)."""
     endpoint = url.rstrip("/") + "/api/v1/metrics"
     problem = ""
     for attempt in range(attempts):
         if attempt:
             time.sleep(min(2.0**attempt, 10.0))
         try:
-            with urllib.request.urlopen(endpoint, timeout=timeout) as response:
+            with urllib.request.urlopen(endpoint, timeout=timeout, context=context) as response:
                 document = json.loads(response.read().decode("utf-8"))
         except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
             problem = str(exc)
