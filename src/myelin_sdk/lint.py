@@ -60,7 +60,8 @@ def lint_axon(axon: Axon) -> list[Diagnostic]:
     diagnostics = semantic_diagnostics(axon)
     seen = set(errors_only(diagnostics))
     # + what compiles differently from what the axon asks (Katib's hyperband parallelism), as compile warns
-    return diagnostics + [d for d in refusals(axon) if d not in seen] + operator_warnings(axon)
+    refused = refusals(axon, semantic=diagnostics)
+    return diagnostics + [d for d in refused if d not in seen] + operator_warnings(axon)
 
 
 def semantic_diagnostics(axon: Axon) -> list[Diagnostic]:

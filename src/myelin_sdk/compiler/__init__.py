@@ -37,15 +37,18 @@ from .workflows import needs_template, task_workflow_template
 __all__ = ["Bundle", "CompileOptions", "Manifest", "compile_axon", "refusals"]
 
 
-def refusals(axon: Axon, options: CompileOptions | None = None) -> list[Diagnostic]:
+def refusals(
+    axon: Axon, options: CompileOptions | None = None, *, semantic: list[Diagnostic] | None = None
+) -> list[Diagnostic]:
     """Why :func:`compile_axon` refuses ``axon`` (empty: it compiles), without raising. ``lint_axon`` reports
-    exactly these, so ``myelin lint`` and ``myelin compile`` agree.
+    exactly these, so ``myelin lint`` and ``myelin compile`` agree; it passes the ``semantic`` diagnostics it
+    has already computed (:func:`myelin_sdk.lint.semantic_diagnostics`), so they are not computed twice.
 
     >>> refusals(Axon.from_file("axon.yaml"))       # doctest: +SKIP
     [Diagnostic(path='spec.tasks[0].spark.sparkSpec.applicationFile', message='expected the application ...')]
     """
     try:
-        compile_axon(axon, options)
+        _compile(axon, options, semantic)
     except MyelinError as exc:
         return list(exc.diagnostics)
     return []
@@ -54,10 +57,17 @@ def refusals(axon: Axon, options: CompileOptions | None = None) -> list[Diagnost
 def compile_axon(axon: Axon, options: CompileOptions | None = None) -> Bundle:
     """Compile ``axon`` to its bundle, in apply order. Raises :class:`MyelinError` on lint errors and on what
     a cluster cannot run; what is not compiled yet is left out with a warning in ``bundle.warnings``."""
+    return _compile(axon, options, None)
+
+
+def _compile(axon: Axon, options: CompileOptions | None, semantic: list[Diagnostic] | None) -> Bundle:
+    """:func:`compile_axon`, with the semantic diagnostics given when the caller has them already."""
     from ..lint import errors_only, semantic_diagnostics
 
     options = options or CompileOptions()
-    errors = errors_only(semantic_diagnostics(axon)) + cluster_errors(axon)
+    if semantic is None:
+        semantic = semantic_diagnostics(axon)
+    errors = errors_only(semantic) + cluster_errors(axon)
     if errors:
         raise MyelinError(errors)
     bundle = Bundle(axon.name)
