@@ -12,8 +12,8 @@ microservice):
    :class:`myelin_sdk.local.router.Router` (``/predict``), and requests/s with 4 client threads. The client
    runs in its own process too, so client, router and model server do not share a GIL (as with
    ``myelin run``: the router lives in the runner, the model servers and the callers outside it).
-2. Embedded metric store: ``publish_metric`` to :class:`myelin_sdk.local.metrics.EmbeddedMetrics` and the
-   time until ``holds()`` sees the value, and the cost of one ``holds()``.
+2. Embedded metric store: ``publish_metric`` to :class:`myelin_sdk.local.metrics_embedded.EmbeddedMetrics`
+   and the time until ``holds()`` sees the value, and the cost of one ``holds()``.
 3. State store: one ``begin_task_run`` + ``finish_task_run`` pair of :class:`myelin_sdk.local.state.State`
    (the bookkeeping of every step).
 
@@ -160,7 +160,8 @@ def throughput_client(port: int, path: str, threads: int, seconds: float) -> tup
 
 
 def bench_router(n: int, threads: int, seconds: float) -> list[Row]:
-    from myelin_sdk.local.router import Route, Router
+    from myelin_sdk.local.router import Router
+    from myelin_sdk.local.routes import Route
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
@@ -220,7 +221,7 @@ def bench_router(n: int, threads: int, seconds: float) -> list[Row]:
 
 
 def bench_metrics(n: int, holds_n: int, directory: Path) -> list[Row]:
-    from myelin_sdk.local.metrics import EmbeddedMetrics
+    from myelin_sdk.local.metrics_embedded import EmbeddedMetrics
     from myelin_sdk.runtime import publish_metric
     from myelin_sdk.spec.expressions import parse_metric_condition
 

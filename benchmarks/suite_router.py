@@ -187,7 +187,8 @@ def _order(blocks: int) -> list[str]:
 
 def run(ctx: Context) -> list[Figure]:
     from myelin_sdk.local.model_server import ModelServer
-    from myelin_sdk.local.router import Route, Router
+    from myelin_sdk.local.router import Router
+    from myelin_sdk.local.routes import Route
 
     python = serving_python()
     server = ModelServer(

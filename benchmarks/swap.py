@@ -118,7 +118,8 @@ def summarize(records: list[list[Any]], swap: tuple[float, float]) -> list[dict[
 
 def run(python: Path, total: int, concurrency: int, logs: Path) -> dict[str, Any]:
     from myelin_sdk.local.model_server import ModelServer
-    from myelin_sdk.local.router import Route, Router
+    from myelin_sdk.local.router import Router
+    from myelin_sdk.local.routes import Route
 
     def server(version: str) -> ModelServer:
         env = {"MODEL_VERSION": version, "FEEDBACK_FILE": os.devnull}

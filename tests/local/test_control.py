@@ -92,7 +92,7 @@ def test_a_poke_evaluates_the_alerts_at_once_and_a_stop_ends_the_loop_at_once() 
 
 
 def test_the_embedded_store_pokes_after_each_push_and_delete(tmp_path: Path) -> None:
-    from myelin_sdk.local.metrics import EmbeddedMetrics
+    from myelin_sdk.local.metrics_embedded import EmbeddedMetrics
     from myelin_sdk.runtime import publish_metric
 
     pokes = threading.Semaphore(0)

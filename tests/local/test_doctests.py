@@ -14,7 +14,7 @@ import pytest
         "myelin_sdk.traffic",
         "myelin_sdk.local.triggers",
         "myelin_sdk.local.outcome",
-        "myelin_sdk.local.router",
+        "myelin_sdk.local.routes",
         "myelin_sdk.local.envs",
         "myelin_sdk.local.view",
         "myelin_sdk.local.hpo_plan",

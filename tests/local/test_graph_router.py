@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from myelin_sdk.local.deployments import check_deployer
-from myelin_sdk.local.graph_router import graphs_of
-from myelin_sdk.local.router import Backend, Route, Router
+from myelin_sdk.local.graphs import graphs_of
+from myelin_sdk.local.router import Router
+from myelin_sdk.local.routes import Backend, Route
 from myelin_sdk.spec import Axon, Deployer
 
 

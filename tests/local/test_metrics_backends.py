@@ -11,14 +11,9 @@ import pytest
 
 from myelin_sdk import contract
 from myelin_sdk.errors import MyelinError
-from myelin_sdk.local.metrics import (
-    EmbeddedMetrics,
-    MetricsBackend,
-    MetricsError,
-    MetricsUnavailable,
-    PrometheusMetrics,
-    metrics_backend,
-)
+from myelin_sdk.local.metrics import MetricsBackend, MetricsError, MetricsUnavailable, metrics_backend
+from myelin_sdk.local.metrics_embedded import EmbeddedMetrics
+from myelin_sdk.local.metrics_prometheus import PrometheusMetrics
 from myelin_sdk.runtime import publish_metric
 from myelin_sdk.spec.expressions import AlertCondition, parse_alert_condition, parse_metric_condition
 

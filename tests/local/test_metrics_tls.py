@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from myelin_sdk.local.metrics import MetricsError, MetricsUnavailable, PrometheusMetrics, metrics_backend
+from myelin_sdk.local.metrics import MetricsError, MetricsUnavailable, metrics_backend
+from myelin_sdk.local.metrics_prometheus import PrometheusMetrics
 from myelin_sdk.spec.expressions import parse_metric_condition
 
 from support.fake_apiserver import run_cli

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from myelin_sdk.local.router import Backend, Route, Router
+from myelin_sdk.local.router import Router
+from myelin_sdk.local.routes import Backend, Route
 
 
 class FakeModel:

@@ -17,7 +17,8 @@ import psutil
 import pytest
 
 from myelin_sdk.local.model_server import ModelServer
-from myelin_sdk.local.router import Route, Router
+from myelin_sdk.local.router import Router
+from myelin_sdk.local.routes import Route
 from myelin_sdk.local.serving import (
     ServingError,
     ensure_env,

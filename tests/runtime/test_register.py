@@ -247,7 +247,8 @@ def test_both_local_metrics_backends_give_what_an_execution_published(
 ) -> None:
     """What ``myelin run`` registers: the embedded store (its push times in SQLite) and a real Pushgateway
     (``--prometheus``, read through its ``/api/v1/metrics``) answer alike."""
-    from myelin_sdk.local.metrics import EmbeddedMetrics, PrometheusMetrics
+    from myelin_sdk.local.metrics_embedded import EmbeddedMetrics
+    from myelin_sdk.local.metrics_prometheus import PrometheusMetrics
 
     job = "reg-c-train"
     with EmbeddedMetrics("reg-c", tmp_path / "state.db") as embedded:

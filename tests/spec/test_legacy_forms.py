@@ -199,7 +199,7 @@ def test_sensor_step_env_and_sensor_parameters_load_and_are_refused_with_their_p
 
 
 def test_a_scoped_condition_renders_the_job_selector_wherever_it_is_measured() -> None:
-    from myelin_sdk.local.metrics import PrometheusMetrics
+    from myelin_sdk.local.metrics_prometheus import PrometheusMetrics
     from myelin_sdk.spec.expressions import ExpressionError, MetricCondition, parse_metric_condition
 
     parsed = parse_metric_condition("{{acc}} > 0.9 and {{loss}} < 1")

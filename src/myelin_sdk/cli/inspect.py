@@ -124,7 +124,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
         return show(args.output, local_status(Path(args.workdir), args.local or None), format_local_status)
     _need_axon(args)
-    from ..cluster.inspect import axon_namespaces, axon_status, format_status
+    from ..cluster.inspect import axon_namespaces
+    from ..cluster.status import axon_status, format_status
 
     transport, namespace = connected(args)
     if namespace is not None:
@@ -164,7 +165,7 @@ def _cmd_endpoint(args: argparse.Namespace) -> int:
             ),
         )
     _need_axon(args)
-    from ..cluster.inspect import endpoints, format_endpoints
+    from ..cluster.endpoints import endpoints, format_endpoints
 
     transport, namespace = connected(args)
     assert namespace is not None  # endpoint takes no -A

@@ -1,9 +1,11 @@
-"""Reading an axon back from the cluster: ``myelin list``, ``get``, ``status`` and ``endpoint``.
+"""Reading an axon back from the cluster: the :class:`Reader`, the helpers the read-only commands share, and
+``myelin list`` and ``get``.
 
 Every object the compiler emits (and every SeldonDeployment a deploy step applies, and every Workflow a
 Sensor starts) carries ``app.kubernetes.io/part-of=myelin`` and ``myelin.io/axon=<name>``: the axon's objects
 are the LISTs of the kinds below with that label selector. A kind whose CRD is not installed is reported, not
-fatal: ``status`` without Argo Events still shows the runs and the deployments.
+fatal: ``status`` without Argo Events still shows the runs and the deployments. ``myelin status`` is
+:mod:`.status`, ``myelin endpoint`` :mod:`.endpoints`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from ..errors import MyelinError
 from .apply import missing_message, selector
-from .labels import AXON_LABEL, PART_OF, SENSOR_LABEL
+from .labels import AXON_LABEL, PART_OF
 from .transport import HttpError, Transport
 
 WORKFLOWS = "argoproj.io/v1alpha1"
@@ -43,14 +45,6 @@ LIST_KINDS: tuple[tuple[str, str, str], ...] = (
     (WORKFLOWS, "Workflow", "runs"),
 )
 VERSIONS_ANNOTATION = "myelin.io/versions"  # as compiler.serving (not imported: it pulls in the model)
-ROUTE_ANNOTATION = "myelin.io/route"  # as compiler.seldon: the route a SeldonDeployment serves
-#: The routes of a deployer's main SeldonDeployment, which also serves the feedback route.
-MAIN_ROUTES = ("/predict", "/api/v1.0/predictions")
-ARGO_EVENTS_SENSOR_LABEL = "events.argoproj.io/sensor"
-RUNS_SHOWN = 10
-#: Seldon Core v1: the REST port of a predictor's service and the ingress path prefix (Ambassador, Istio).
-SELDON_HTTP_PORT = 8000
-API_PREFIX = "/api/v1.0/"
 
 
 class NotFoundError(MyelinError):
@@ -259,7 +253,7 @@ def format_objects(objects: list[dict[str, Any]], wide: bool = False) -> str:
     return table(rows)
 
 
-# --- myelin status ------------------------------------------------------------------------------------
+# --- shared by get, status, endpoint and logs ---------------------------------------------------------
 
 
 def sensor_ready(sensor: dict[str, Any]) -> str:
@@ -267,32 +261,6 @@ def sensor_ready(sensor: dict[str, Any]) -> str:
     if not conditions:
         return "Unknown"
     return "True" if all(c.get("status") == "True" for c in conditions) else "False"
-
-
-def sensor_status(sensor: dict[str, Any]) -> dict[str, Any]:
-    conditions = (sensor.get("status") or {}).get("conditions") or []
-    return {
-        "name": name_of(sensor),
-        "ready": sensor_ready(sensor),
-        "conditions": [
-            {k: c[k] for k in ("type", "status", "reason", "message", "lastTransitionTime") if c.get(k)}
-            for c in conditions
-        ],
-    }
-
-
-def run_status(workflow: dict[str, Any]) -> dict[str, Any]:
-    status = workflow.get("status") or {}
-    labels = labels_of(workflow)
-    return {
-        "name": name_of(workflow),
-        "sensor": labels.get(SENSOR_LABEL) or labels.get(ARGO_EVENTS_SENSOR_LABEL),
-        "workflowTemplate": ((workflow.get("spec") or {}).get("workflowTemplateRef") or {}).get("name"),
-        "phase": status.get("phase") or "Pending",
-        "startedAt": status.get("startedAt"),
-        "finishedAt": status.get("finishedAt"),
-        "message": status.get("message"),
-    }
 
 
 def newest_first(workflows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,217 +308,3 @@ def predictors(sdep: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def deployment_status(sdep: dict[str, Any]) -> dict[str, Any]:
-    status = sdep.get("status") or {}
-    return {
-        "name": name_of(sdep),
-        "state": status.get("state") or "Unknown",
-        "description": status.get("description"),
-        "predictors": predictors(sdep),
-    }
-
-
-def axon_status(transport: Transport, namespace: str, axon: str) -> dict[str, Any]:
-    """Sensors, the last runs and the deployments of ``axon`` (``None`` for a kind not installed)."""
-    reader = Reader(transport, namespace)
-    sensors = reader.list(WORKFLOWS, "Sensor", selector(axon))
-    workflows = reader.list(WORKFLOWS, "Workflow", selector(axon))
-    sdeps = reader.list(SELDON, "SeldonDeployment", selector(axon))
-    found = bool(sensors or workflows or sdeps)
-    if not found:
-        templates = reader.list(WORKFLOWS, "WorkflowTemplate", selector(axon))
-        found = bool(templates)
-    require_some(found, axon, namespace)
-    return {
-        "axon": axon,
-        "namespace": namespace,
-        "sensors": None if sensors is None else [sensor_status(s) for s in sensors],
-        "runs": None if workflows is None else [run_status(w) for w in newest_first(workflows)[:RUNS_SHOWN]],
-        "deployments": None if sdeps is None else [deployment_status(d) for d in sdeps],
-        "missing": reader.missing,
-    }
-
-
-def _section(title: str, missing: str | None, rows: list[tuple[str, ...]] | None) -> str:
-    out = f"{title}:\n"
-    if rows is None:
-        return out + f"  {missing}\n"
-    if len(rows) == 1:
-        return out + "  none\n"
-    return out + table(rows, indent="  ")
-
-
-def format_status(status: dict[str, Any]) -> str:
-    missing = {m.split(":")[0]: m for m in status["missing"]}  # by product
-    parts = [f"axon {status['axon']} in namespace {status['namespace']}\n"]
-    sensors = status["sensors"]
-    parts.append(
-        _section(
-            "Sensors",
-            missing.get("Argo Events is not installed in this cluster"),
-            None
-            if sensors is None
-            else [("NAME", "READY", "MESSAGE")]
-            + [
-                (
-                    s["name"],
-                    s["ready"],
-                    "; ".join(
-                        f"{c['type']}: {c.get('message') or c.get('reason') or c['status']}"
-                        for c in s["conditions"]
-                        if c.get("status") != "True"
-                    ),
-                )
-                for s in sensors
-            ],
-        )
-    )
-    runs = status["runs"]
-    parts.append(
-        _section(
-            f"Runs (newest first, at most {RUNS_SHOWN})",
-            missing.get("Argo Workflows is not installed in this cluster"),
-            None
-            if runs is None
-            else [("NAME", "SENSOR", "TEMPLATE", "PHASE", "STARTED", "FINISHED", "MESSAGE")]
-            + [
-                (
-                    r["name"],
-                    r["sensor"] or "",
-                    r["workflowTemplate"] or "",
-                    r["phase"],
-                    r["startedAt"] or "",
-                    r["finishedAt"] or "",
-                    r["message"] or "",
-                )
-                for r in runs
-            ],
-        )
-    )
-    deployments = status["deployments"]
-    rows: list[tuple[str, ...]] | None = None
-    if deployments is not None:
-        rows = [("NAME", "STATE", "PREDICTOR", "TRAFFIC", "VERSION", "MODELS")]
-        for d in deployments:
-            for i, p in enumerate(d["predictors"] or [{}]):
-                traffic = "shadow" if p.get("shadow") else str(p.get("traffic", ""))
-                models = ",".join(f"{k}={v}" for k, v in sorted((p.get("models") or {}).items()))
-                rows.append(
-                    (
-                        d["name"] if i == 0 else "",
-                        d["state"] if i == 0 else "",
-                        p.get("name", ""),
-                        traffic if p else "",
-                        p.get("version") or "",
-                        models,
-                    )
-                )
-    parts.append(
-        _section("Deployments", missing.get("Seldon Core v1 is not installed in this cluster"), rows)
-    )
-    return "\n".join(parts)
-
-
-# --- myelin endpoint ----------------------------------------------------------------------------------
-
-
-def service_url(sdep: str, predictor: str, namespace: str) -> str:
-    """The in-cluster REST base of one predictor: Seldon Core v1 serves each predictor through a Service
-    ``<sdep>-<predictor>`` on port 8000."""
-    return f"http://{sdep}-{predictor}.{namespace}.svc.cluster.local:{SELDON_HTTP_PORT}{API_PREFIX}"
-
-
-def endpoints(transport: Transport, namespace: str, axon: str, ingress: str | None) -> dict[str, Any]:
-    """The URLs of every SeldonDeployment of ``axon``, and of every route they serve. ``fixedUrl`` ends with
-    ``/api/v1.0/``: append ``predictions`` or ``feedback``. Through ``ingress`` (Ambassador or Istio,
-    Seldon's path ``/seldon/<namespace>/<sdep>/``) it splits traffic between predictors; without one it is
-    the in-cluster service of the predictor with the most traffic.
-
-    A deployer with several predict routes has one SeldonDeployment per route (annotation
-    ``myelin.io/route``; without it, ``/predict``): ``routes`` lists each route's predict URL, and the
-    feedback URL belongs to the ``/predict`` one. The main routes come first, then by name."""
-    reader = Reader(transport, namespace)
-    sdeps = reader.list(SELDON, "SeldonDeployment", selector(axon))
-    if sdeps is None:
-        raise MyelinError(reader.missing[0])
-    if not sdeps:
-        raise NotFoundError(
-            f"axon '{axon}' has no SeldonDeployment in namespace {namespace} yet: its deploy step has not "
-            f"run — see `myelin status -n {namespace} {axon}`"
-        )
-    out = []
-    per_deployer: dict[str | None, int] = {}
-    for sdep in sdeps:
-        deployer = labels_of(sdep).get("myelin.io/deployer")
-        per_deployer[deployer] = per_deployer.get(deployer, 0) + 1
-    for sdep in sorted(sdeps, key=lambda d: (_route_of(d) not in MAIN_ROUTES, name_of(d))):
-        name = name_of(sdep)
-        route = _route_of(sdep)
-        ns = sdep.get("metadata", {}).get("namespace") or namespace
-        preds = predictors(sdep)
-        for p in preds:
-            p["url"] = service_url(name, p["name"], ns)
-        serving = [p for p in preds if not p["shadow"]]
-        if ingress:
-            fixed = f"{ingress.rstrip('/')}/seldon/{ns}/{name}{API_PREFIX}"
-        elif serving:
-            fixed = max(serving, key=lambda p: p["traffic"] or 0)["url"]
-        else:
-            fixed = None
-        out.append(
-            {
-                "name": name,
-                "deployer": labels_of(sdep).get("myelin.io/deployer"),
-                "route": route,
-                "state": (sdep.get("status") or {}).get("state") or "Unknown",
-                "fixedUrl": fixed,
-                "predictUrl": f"{fixed}predictions" if fixed else None,
-                # Seldon sends the feedback route through the /predict graph, or the deployer's only one
-                "feedbackUrl": f"{fixed}feedback"
-                if fixed
-                and (route in MAIN_ROUTES or per_deployer[labels_of(sdep).get("myelin.io/deployer")] == 1)
-                else None,
-                "predictors": preds,
-            }
-        )
-    first = out[0]
-    return {
-        "axon": axon,
-        "namespace": namespace,
-        "ingress": ingress,
-        "fixedUrl": first["fixedUrl"],
-        "predictUrl": first["predictUrl"],
-        "feedbackUrl": first["feedbackUrl"],
-        "routes": [
-            {"deployer": d["deployer"], "route": d["route"], "deployment": d["name"], "url": d["predictUrl"]}
-            for d in out
-        ],
-        "deployments": out,
-    }
-
-
-def _route_of(sdep: dict[str, Any]) -> str:
-    annotations = sdep.get("metadata", {}).get("annotations") or {}
-    return str(annotations.get(ROUTE_ANNOTATION) or MAIN_ROUTES[0])
-
-
-def format_endpoints(result: dict[str, Any]) -> str:
-    rows: list[tuple[str, ...]] = [("DEPLOYMENT", "STATE", "PREDICTOR", "TRAFFIC", "VERSION", "URL")]
-    lines = []
-    for d in result["deployments"]:
-        head = f"{d['name']} ({d['state']})" + (
-            f", route {d['route']}" if d["route"] not in MAIN_ROUTES else ""
-        )
-        feedback = f"  feedback: {d['feedbackUrl']}\n" if d["feedbackUrl"] else ""
-        lines.append(f"{head}\n  predict:  {d['predictUrl']}\n{feedback}")
-        for p in d["predictors"]:
-            traffic = "shadow" if p["shadow"] else str(p["traffic"])
-            rows.append((d["name"], d["state"], p["name"], traffic, p["version"] or "", p["url"]))
-    note = (
-        ""
-        if result["ingress"]
-        else "\nno --ingress: these are in-cluster URLs; only an ingress splits traffic between predictors\n"
-    )
-    return "".join(lines) + "\n" + table(rows) + note

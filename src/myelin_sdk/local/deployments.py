@@ -36,9 +36,10 @@ from ..spec import Axon, Deployer, Model
 from ..traffic import apportion, deployer_destinations, version_shares
 from .custom_server import CustomServer, custom_dockerfile
 from .envs import EnvStatus, ensure_env
-from .graph_router import graphs_of, route_problems
+from .graphs import graphs_of, route_problems
 from .model_server import ModelServer
-from .router import Backend, Route, Router
+from .router import Router
+from .routes import Backend, Route
 from .state import State
 from .supervisor import Supervisor
 from .workspace import PYTHONS, RunDir
@@ -60,7 +61,7 @@ def backend_weights(model: Model) -> list[tuple[str, int]]:
 
 def check_deployer(deployer: Deployer, where: str) -> list[Diagnostic]:
     """What the local runner cannot serve (a clear error at start, not at the first deploy): routes whose
-    DAG cannot run (:func:`.graph_router.route_problems`), backend model names used twice (each names a
+    DAG cannot run (:func:`.graphs.route_problems`), backend model names used twice (each names a
     model server of a version), more than one rollout step."""
     problems = route_problems(deployer, where)
     seen: dict[str, str] = {}
