@@ -249,6 +249,16 @@ def test_duplicate_trigger_name_within_a_sensor() -> None:
     assert has_words(d.message, "duplicate trigger name 'alert'", "in sensor 'Retrain'")
 
 
+def test_an_empty_trigger_name_is_an_error_not_a_crash() -> None:
+    """Found by tests/test_fuzz.py: ``name: ""`` on an Alert names no Argo Events dependency."""
+    axon = base()
+    with axon:
+        Sensor("Retrain", triggers=[Alert("{{a}} < 1", name="")], tasks=[axon.task("Train")])
+    d = only(lint_axon(axon))
+    assert d.path == "spec.sensors[0].triggers[0].name"
+    assert has_words(d.message, "trigger name is empty", "cannot become a Kubernetes name")
+
+
 def test_duplicate_model_within_a_deployer() -> None:
     axon = base()
     backend = BackendModel("b", trainer="Train", deployer="Deploy")

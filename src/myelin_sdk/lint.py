@@ -266,12 +266,11 @@ class _Linter:
         for i, trigger in enumerate(sensor.triggers):
             tpath = f"{path}.triggers[{i}]"
             triggers.add(trigger.name, f"{tpath}.name")
-            if trigger.name and _k8s_name(trigger.name) is None:  # it names an Argo Events dependency
-                self.error(
-                    f"{tpath}.name",
-                    f"trigger name {excerpt(trigger.name)} has no letter or digit: it cannot become a "
-                    f"Kubernetes name",
-                )
+            if _k8s_name(trigger.name) is None:  # it names an Argo Events dependency
+                named = "is empty"
+                if trigger.name:
+                    named = f"{excerpt(trigger.name)} has no letter or digit"
+                self.error(f"{tpath}.name", f"trigger name {named}: it cannot become a Kubernetes name")
             if isinstance(trigger, Lifecycle):
                 task = self.task_ref(trigger.task, f"{tpath}.task")
                 if task is not None and task.kind == "deploy":
