@@ -33,11 +33,14 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the client threads' harness
+from support.load import threads_for
 
 HOST = "127.0.0.1"
 BACKEND_PATH = "/api/v1.0/predictions"
@@ -136,27 +139,18 @@ def latency_client(port: int, path: str, n: int, keep_alive: bool) -> list[float
 def throughput_client(port: int, path: str, threads: int, seconds: float) -> tuple[int, float]:
     """Requests answered by ``threads`` keep-alive clients in ``seconds``: (count, elapsed)."""
     counts = [0] * threads
-    start = threading.Barrier(threads + 1)
-    deadline = [0.0]
 
-    def work(i: int) -> None:
+    def work(i: int, ready: Callable[[], float]) -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
         _post(connection, path)
-        start.wait()
-        while time.perf_counter() < deadline[0]:
+        deadline = ready()
+        while time.perf_counter() < deadline:
             _post(connection, path)
             counts[i] += 1
         connection.close()
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    start.wait()
-    for worker in workers:
-        worker.join()
-    return sum(counts), time.perf_counter() - began
+    elapsed = threads_for(threads, seconds, work)
+    return sum(counts), elapsed
 
 
 def bench_router(n: int, threads: int, seconds: float) -> list[Row]:

@@ -106,11 +106,10 @@ def stand_in_cluster(scratch: Path) -> tuple[object, dict[str, str]]:
     from support.fake_apiserver import FakeAPIServer
 
     server = FakeAPIServer().start()
-    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig(scratch, namespace="ml"))}
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    os.environ["KUBECONFIG"] = env["KUBECONFIG"]
+    os.environ["KUBECONFIG"] = str(server.kubeconfig(scratch, namespace="ml"))  # for connect() here too
+    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
     connect().apply(compile_axon(load_path(DEMO_YAML), CompileOptions(namespace="ml")), namespace="ml")
-    return server, env
+    return server, dict(os.environ)
 
 
 def run(ctx: Context) -> list[Figure]:

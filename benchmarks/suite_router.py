@@ -25,12 +25,15 @@ import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from figures import ROOT, Context, Figure, p95, progress, suite_main
+
+sys.path.insert(0, str(ROOT / "tests"))  # the client threads' harness, shared with runner.py
+from support.load import threads_for
 
 SUITE = "router"
 HOST = "127.0.0.1"
@@ -114,33 +117,23 @@ def throughput_client(
     failures). All connections are open before the clock starts."""
     latencies: list[list[float]] = [[] for _ in range(threads)]
     failures = [0] * threads
-    start = threading.Barrier(threads + 1)
-    deadline = [0.0]
 
-    def work(i: int) -> None:
+    def work(i: int, ready: Callable[[], float]) -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
         ok, connection = _attempt(connection, path)
         failures[i] += not ok
-        start.wait()
+        deadline = ready()
         mine = latencies[i]
         while True:
             began = time.perf_counter()
-            if began >= deadline[0]:
+            if began >= deadline:
                 break
             ok, connection = _attempt(connection, path)
             mine.append(time.perf_counter() - began)
             failures[i] += not ok
         connection.close()
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    start.wait()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - began
+    elapsed = threads_for(threads, seconds, work)
     merged = [x for mine in latencies for x in mine]
     return len(merged), elapsed, merged, sum(failures)
 

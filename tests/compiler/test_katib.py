@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from myelin_sdk import Axon, CompileOptions, MyelinError
+from myelin_sdk import Axon, MyelinError
 from myelin_sdk.compiler import compile_axon, refusals
 from myelin_sdk.compiler.hpo import read_hp_tuning
 from myelin_sdk.compiler.katib import PRIMARY_LABEL
 from myelin_sdk.lint import lint_axon
 
+from support.axons import compiled_file, one_task_axon
 from support.resources import created_objects, resource_template, trial_workflow
 from support.schemas import SchemaValidator, assert_valid
 
@@ -49,24 +50,8 @@ SUBSTITUTION = re.compile(r"\$\{trialParameters\..+?\}")
 
 
 def hpo_axon(hp_tuning: dict[str, Any], **train: Any) -> Axon:
-    document = {
-        "apiVersion": "myelin.io/v1alpha1",
-        "kind": "Axon",
-        "metadata": {"name": "hp"},
-        "spec": {
-            "volumeClaimTemplate": {
-                "metadata": {"name": "store"},
-                "spec": {"resources": {"requests": {"storage": "1Gi"}}},
-            },
-            "tasks": [
-                {
-                    "name": "Train",
-                    "train": {"image": "train:1", "lossMetric": "rmse", "hpTuning": hp_tuning, **train},
-                }
-            ],
-        },
-    }
-    return Axon.from_yaml(yaml.safe_dump(document))
+    body = {"image": "train:1", "lossMetric": "rmse", "hpTuning": hp_tuning, **train}
+    return one_task_axon("hp", {"name": "Train", "train": body})
 
 
 GOOD = {
@@ -83,8 +68,8 @@ GOOD = {
 
 def compiled(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """The bundle, its Experiment and the trial WorkflowTemplate."""
-    bundle = compile_axon(Axon.from_file(path), CompileOptions(namespace="ml"))
-    (experiment,) = [d for d in created_objects(bundle.manifests) if d["kind"] == "Experiment"]
+    bundle, created = compiled_file(path)
+    (experiment,) = [d for d in created if d["kind"] == "Experiment"]
     name = experiment["spec"]["trialTemplate"]["trialSpec"]["spec"]["workflowTemplateRef"]["name"]
     (trial,) = bundle.find("WorkflowTemplate", name)
     return bundle, experiment, trial

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from myelin_sdk import Axon, CompileOptions, MyelinError
 from myelin_sdk.compiler import compile_axon, refusals
@@ -18,6 +17,7 @@ from myelin_sdk.compiler.rbac import service_account_name
 from myelin_sdk.compiler.spark import DEFAULT_SPARK_VERSION, parse_properties
 from myelin_sdk.lint import lint_axon
 
+from support.axons import compiled_file, created_object, one_task_axon
 from support.resources import created_objects, resource_template
 from support.schemas import SchemaValidator, assert_valid
 
@@ -30,31 +30,18 @@ FLAT = PROJECT / "tests" / "fixtures" / "legacy" / "spark-flat-2019-07.yaml"
 
 def spark_axon(spark_spec: dict[str, Any], **spec: Any) -> Axon:
     """A one-task axon with the generated service account (so it gets RBAC) and a claim-template volume."""
-    document = {
-        "apiVersion": "myelin.io/v1alpha1",
-        "kind": "Axon",
-        "metadata": {"name": "sp"},
-        "spec": {
-            "volumeClaimTemplate": {
-                "metadata": {"name": "store"},
-                "spec": {"resources": {"requests": {"storage": "1Gi"}}},
-            },
-            "tasks": [{"name": "Pi", "spark": {"image": "spark:3.5.5", "sparkSpec": spark_spec}}],
-            **spec,
-        },
-    }
-    return Axon.from_yaml(yaml.safe_dump(document))
+    return one_task_axon(
+        "sp", {"name": "Pi", "spark": {"image": "spark:3.5.5", "sparkSpec": spark_spec}}, **spec
+    )
 
 
 def application(axon: Axon, options: CompileOptions | None = None) -> dict[str, Any]:
-    (app,) = [d for d in created_objects(compile_axon(axon, options)) if d["kind"] == "SparkApplication"]
-    return app
+    return created_object(axon, "SparkApplication", options)
 
 
 @pytest.mark.parametrize("path", [PI, GITHUB, FLAT], ids=lambda p: p.name)
 def test_spark_axons_compile_to_valid_documents(path: Path, schema_validator: SchemaValidator) -> None:
-    bundle = compile_axon(Axon.from_file(path), CompileOptions(namespace="ml"))
-    apps = list(created_objects(bundle))
+    bundle, apps = compiled_file(path)
     assert [a["kind"] for a in apps] == ["SparkApplication"]
     assert_valid([*bundle.manifests, *apps], schema_validator)
     assert "not supported" not in bundle.to_yaml()

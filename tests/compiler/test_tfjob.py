@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from myelin_sdk import Axon, CompileOptions, MyelinError
 from myelin_sdk.compiler import compile_axon, refusals
 from myelin_sdk.lint import lint_axon
 
-from support.resources import created_objects, resource_template
+from support.axons import compiled_file, created_object, one_task_axon
+from support.resources import resource_template
 from support.schemas import SchemaValidator, assert_valid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -26,30 +26,18 @@ VERSION = "/axon-store/models/tf-job-train/{{workflow.creationTimestamp.Y}}"
 
 
 def tf_axon(tf_job_spec: dict[str, Any], **train: Any) -> Axon:
-    document = {
-        "apiVersion": "myelin.io/v1alpha1",
-        "kind": "Axon",
-        "metadata": {"name": "tf"},
-        "spec": {
-            "volumeClaimTemplate": {
-                "metadata": {"name": "store"},
-                "spec": {"resources": {"requests": {"storage": "1Gi"}}},
-            },
-            "tasks": [{"name": "TfJobTrain", "train": {"image": "tf:2", "tfJobSpec": tf_job_spec, **train}}],
-        },
-    }
-    return Axon.from_yaml(yaml.safe_dump(document))
+    return one_task_axon(
+        "tf", {"name": "TfJobTrain", "train": {"image": "tf:2", "tfJobSpec": tf_job_spec, **train}}
+    )
 
 
 def tfjob(axon: Axon, options: CompileOptions | None = None) -> dict[str, Any]:
-    (job,) = [d for d in created_objects(compile_axon(axon, options)) if d["kind"] == "TFJob"]
-    return job
+    return created_object(axon, "TFJob", options)
 
 
 @pytest.mark.parametrize("path", [DIST_MNIST, TFJOB_KIND], ids=lambda p: p.name)
 def test_tfjob_axons_compile_to_valid_documents(path: Path, schema_validator: SchemaValidator) -> None:
-    bundle = compile_axon(Axon.from_file(path), CompileOptions(namespace="ml"))
-    jobs = list(created_objects(bundle))
+    bundle, jobs = compiled_file(path)
     assert [j["kind"] for j in jobs] == ["TFJob"]
     assert_valid([*bundle.manifests, *jobs], schema_validator)
     assert "not supported" not in bundle.to_yaml()

@@ -130,6 +130,14 @@ class Run:
     def task_status(self, task: str) -> list[object]:
         return [r[0] for r in self.rows(f"SELECT status FROM task_runs WHERE task = '{task}' ORDER BY id")]
 
+    def close(self) -> None:
+        """Kill the runner if it still runs, then every process of the run that is left."""
+        if self.runner is not None and self.runner.poll() is None:
+            self.runner.kill()
+            self.runner.wait()
+        for process in of_the_run(self.root):
+            process.kill()
+
     def kill(self) -> list[psutil.Process]:
         """SIGKILL the runner alone; every process it had started (checked: none listened off loopback)."""
         assert self.runner is not None
@@ -212,11 +220,7 @@ def assert_nothing_left(run: Run, tree: list[psutil.Process]) -> None:
 def run(tmp_path: Path, serving_env_cache: Path) -> Iterator[Run]:
     made = Run(tmp_path, serving_env_cache)
     yield made
-    if made.runner is not None and made.runner.poll() is None:
-        made.runner.kill()
-        made.runner.wait()
-    for process in of_the_run(tmp_path):
-        process.kill()
+    made.close()
 
 
 def _deployed_once(run: Run) -> None:

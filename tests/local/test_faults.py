@@ -36,11 +36,7 @@ RECOVERY = 20.0
 def run(tmp_path: Path, serving_env_cache: Path) -> Iterator[Run]:
     made = Run(tmp_path, serving_env_cache)
     yield made
-    if made.runner is not None and made.runner.poll() is None:
-        made.runner.kill()
-        made.runner.wait()
-    for process in of_the_run(tmp_path):
-        process.kill()
+    made.close()
 
 
 def _router(run: Run) -> str:

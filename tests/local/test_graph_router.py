@@ -4,15 +4,10 @@ Seldon-class stubs (``/api/v1.0/predictions``, ``jsonData`` for a features objec
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import http.client
 import json
 import random
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +19,11 @@ from myelin_sdk.local.router import Router
 from myelin_sdk.local.routes import Backend, Route
 from myelin_sdk.spec import Axon, Deployer
 
-
-def form_json(content_type: str, body: bytes) -> Any:
-    """The ``json`` field of a multipart/form-data body (what Flask's ``request.form["json"]`` reads)."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        if part.get_param("name", header="content-disposition") == "json":
-            return json.loads(part.get_content())
-    raise AssertionError("no json field in the form")
+from .test_router import call
+from support.http_target import Loopback, QuietHandler, form_json
 
 
-class Stub:
+class Stub(Loopback):
     """A model server: ``protocol`` "seldon" (Seldon v1 REST) or "custom" (form field ``json`` at any path).
 
     ``fn`` maps what the model reads (the ndarray, the ``jsonData`` dict, or the custom message) to its
@@ -50,7 +37,7 @@ class Stub:
         self.lock = threading.Lock()
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
@@ -70,38 +57,12 @@ class Stub:
                     status, answer = 400, {"status": {"code": 400, "info": f"{stub.name}: strings"}}
                 else:
                     status, answer = 200, {"data": {"ndarray": fn(read)}, "meta": {}}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(status, json.dumps(answer).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        super().__init__(Handler)
 
     def backend(self, weight: float = 100) -> Backend:
         return Backend(self.url, weight, name=self.name, protocol=self.protocol)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def call(url: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
-    parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
-    try:
-        connection.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), json.loads(response.read() or b"null")
-    finally:
-        connection.close()
 
 
 def _model(name: str) -> dict[str, Any]:

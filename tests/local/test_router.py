@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,8 +17,10 @@ import pytest
 from myelin_sdk.local.router import Router
 from myelin_sdk.local.routes import Backend, Route
 
+from support.http_target import Loopback, QuietHandler
 
-class FakeModel:
+
+class FakeModel(Loopback):
     """A Seldon-protocol backend: doubles ``data.ndarray``, 400 on strings, records feedback."""
 
     def __init__(self, name: str) -> None:
@@ -29,7 +31,7 @@ class FakeModel:
         self.entered = threading.Event()
         model = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.path == "/api/v1.0/predictions":
@@ -52,26 +54,14 @@ class FakeModel:
                     status, answer = 200, {"data": {"ndarray": []}, "meta": {}}
                 else:
                     status, answer = 404, {}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(status, json.dumps(answer).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        super().__init__(Handler)
 
     def close(self) -> None:
         if self.gate is not None:
             self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 def call(url: str, path: str, body: Any = None, method: str = "POST") -> tuple[int, dict[str, str], Any]:
@@ -92,12 +82,21 @@ def predict(url: str, values: list[Any], path: str = "/predict") -> tuple[int, d
     return call(url, path, {"data": {"ndarray": values}})
 
 
+@contextmanager
+def fake_models(*names: str) -> Iterator[dict[str, FakeModel]]:
+    """A :class:`FakeModel` for each name, closed on leaving."""
+    made = {name: FakeModel(name) for name in names}
+    try:
+        yield made
+    finally:
+        for model in made.values():
+            model.close()
+
+
 @pytest.fixture
 def models() -> Iterator[dict[str, FakeModel]]:
-    made = {name: FakeModel(name) for name in ("a", "b", "c")}
-    yield made
-    for model in made.values():
-        model.close()
+    with fake_models("a", "b", "c") as made:
+        yield made
 
 
 @pytest.fixture
@@ -298,7 +297,7 @@ def test_router_start_stop_and_port(models: dict[str, FakeModel]) -> None:
 # --------------------------------------------------------------------------- kept-alive backend connections
 
 
-class KeepAliveModel:
+class KeepAliveModel(Loopback):
     """An HTTP/1.1 backend that counts the TCP connections it accepted. ``mode``: ``"keep"`` keeps each
     connection open; ``"close-idle"`` closes it right after answering (without ``Connection: close``, as
     a keep-alive timeout does); ``"drop-second"`` reads the second request of a connection, then closes it
@@ -311,7 +310,7 @@ class KeepAliveModel:
         self.lock = threading.Lock()
         model = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
@@ -329,26 +328,11 @@ class KeepAliveModel:
                 if model.mode == "drop-second" and self.served == 2:
                     self.close_connection = True
                     return
-                data = json.dumps({"data": {"ndarray": [1]}, "meta": {}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, json.dumps({"data": {"ndarray": [1]}, "meta": {}}).encode())
                 if model.mode == "close-idle":
                     self.close_connection = True
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -18,15 +18,13 @@ from myelin_sdk.local.router import Router
 from myelin_sdk.local.routes import Backend, Route
 from myelin_sdk.local.supervisor import Supervisor
 
-from .test_router import FakeModel, call, predict
+from .test_router import FakeModel, call, fake_models, predict
 
 
 @pytest.fixture
 def models() -> Iterator[dict[str, FakeModel]]:
-    made = {name: FakeModel(name) for name in ("a", "b", "c")}
-    yield made
-    for model in made.values():
-        model.close()
+    with fake_models("a", "b", "c") as made:
+        yield made
 
 
 @pytest.fixture

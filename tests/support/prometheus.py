@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,45 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
     return report
 
 
-def _start(binary: str, args_for_port: Any, workdir: Path, ready_timeout: float = 20.0) -> Server:
-    """:func:`support.servers.start_ready`, failing the test (not erroring) when it never got ready."""
+def _start(
+    binary: str,
+    args_for_port: Callable[[int], list[str]],
+    workdir: Path,
+    ready_timeout: float = 20.0,
+    *,
+    context: ssl.SSLContext | None = None,
+    failing: str = "",
+) -> Server:
+    """:func:`support.servers.start_ready` (over https, verified by ``context``, when given one), failing the
+    test (not erroring) with ``failing`` and the reason when it never got ready."""
     try:
-        return start_ready(binary, args_for_port, workdir, ready_timeout=ready_timeout)
+        return start_ready(
+            binary,
+            args_for_port,
+            workdir,
+            scheme="http" if context is None else "https",
+            context=context,
+            ready_timeout=ready_timeout,
+        )
     except NotReady as exc:
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(f"{failing}{exc}", pytrace=False)
+
+
+def pushgateway_args(port: int) -> list[str]:
+    """The Pushgateway's command line for ``port``; an empty --persistence.file keeps pushes in memory
+    (Debian's default file is shared by every run)."""
+    return [f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+
+
+def prometheus_args(workdir: Path, pushgateway: Server) -> Callable[[int], list[str]]:
+    """Prometheus' command line for a port: scraping ``pushgateway`` every second, its TSDB in ``workdir``."""
+    config = scrape_config(workdir, pushgateway)
+    data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
+    return lambda port: [
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +110,7 @@ def pushgateway(
     prometheus_binaries: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A real Prometheus Pushgateway on 127.0.0.1 (``.url``)."""
-    workdir = tmp_path_factory.mktemp("pushgateway")
-    # an empty --persistence.file keeps pushes in memory (Debian's default file is shared by every run)
-    args = ["--persistence.file="]
-    server = _start(
-        prometheus_binaries[1], lambda port: [f"--web.listen-address=127.0.0.1:{port}", *args], workdir
-    )
+    server = _start(prometheus_binaries[1], pushgateway_args, tmp_path_factory.mktemp("pushgateway"))
     yield server
     stop_group(server.process)
 
@@ -92,17 +121,7 @@ def prometheus(
 ) -> Iterator[Server]:
     """A real Prometheus on 127.0.0.1 (``.url``) scraping :func:`pushgateway` every second."""
     workdir = tmp_path_factory.mktemp("prometheus")
-    config = scrape_config(workdir, pushgateway)
-    data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
-    server = _start(
-        prometheus_binaries[0],
-        lambda port: [
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        workdir,
-    )
+    server = _start(prometheus_binaries[0], prometheus_args(workdir, pushgateway), workdir)
     try:
         # Prometheus applies new scrape targets on a 5 s tick: wait for the first scrape here, once,
         # so that tests see a pushed value within about a second.
@@ -127,14 +146,17 @@ def push(pushgateway_url: str, job: str, metric: str, value: float, *, replace: 
         assert response.status in (200, 202), response.status
 
 
-def wait_for(prometheus_url: str, promql: str, timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Poll an instant query until it returns a non-empty result; return it, or fail the test."""
+def wait_for(
+    prometheus_url: str, promql: str, timeout: float = 10.0, *, context: ssl.SSLContext | None = None
+) -> list[dict[str, Any]]:
+    """Poll an instant query until it returns a non-empty result; return it, or fail the test. ``context``
+    verifies an https Prometheus."""
     url = f"{prometheus_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 payload = json.load(response)
             result: list[dict[str, Any]] = payload["data"]["result"]
             if result:

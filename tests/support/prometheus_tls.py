@@ -17,26 +17,22 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import ssl
 import subprocess
-import tempfile
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.prometheus import scrape_config
-from support.servers import NotReady, Server, start_ready, stop_group
+from support.http_target import Loopback, QuietHandler
+from support.prometheus import _start, prometheus_args, pushgateway_args, wait_for
+from support.servers import Server, stop_group
 
 __all__ = [
     "Bearer",
@@ -108,21 +104,23 @@ def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 
 def https_wait_for(url: str, promql: str, ca: Path, timeout: float = 20.0) -> list[dict[str, Any]]:
     """Poll an instant query over https (verified by ``ca``) until it returns a non-empty result."""
-    context = ssl.create_default_context(cafile=str(ca))
-    full = f"{url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(full, timeout=2, context=context) as response:
-                result: list[dict[str, Any]] = json.load(response)["data"]["result"]
-            if result:
-                return result
-            last = result
-        except (OSError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(0.1)
-    pytest.fail(f"{promql!r} returned nothing within {timeout}s from {url} (last: {last})")
+    return wait_for(url, promql, timeout, context=ssl.create_default_context(cafile=str(ca)))
+
+
+def _start_https(
+    what: str, binary: str, args: Callable[[int], list[str]], workdir: Path, certs: Certs
+) -> Server:
+    """``binary`` (Prometheus or the Pushgateway) serving ``https://127.0.0.1:<port>`` with ``certs``' server
+    certificate (``--web.config.file`` in ``workdir``, then ``args(port)``), ready; fails the test if not."""
+    web = workdir / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {certs.cert}\n  key_file: {certs.key}\n")
+    return _start(
+        binary,
+        lambda port: [f"--web.config.file={web}", *args(port)],
+        workdir,
+        context=ssl.create_default_context(cafile=str(certs.ca)),
+        failing=f"{what} over https: ",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -132,23 +130,7 @@ def pushgateway_https(
     """The real Pushgateway serving ``https://127.0.0.1:<port>`` with :func:`tls_certs`' server certificate
     (``--web.config.file``, as for Prometheus); pushes kept in memory."""
     workdir = tmp_path_factory.mktemp("pushgateway-https")
-    web = workdir / "web.yml"
-    web.write_text(f"tls_server_config:\n  cert_file: {tls_certs.cert}\n  key_file: {tls_certs.key}\n")
-    context = ssl.create_default_context(cafile=str(tls_certs.ca))
-    try:
-        server = start_ready(
-            prometheus_binaries[1],
-            lambda port: [
-                f"--web.config.file={web}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--persistence.file=",
-            ],
-            workdir,
-            scheme="https",
-            context=context,
-        )
-    except NotReady as exc:
-        pytest.fail(f"pushgateway over https: {exc}", pytrace=False)
+    server = _start_https("pushgateway", prometheus_binaries[1], pushgateway_args, workdir, tls_certs)
     try:
         yield server
     finally:
@@ -164,26 +146,8 @@ def prometheus_https(
 ) -> Iterator[Server]:
     """The real Prometheus serving ``https://127.0.0.1:<port>`` with :func:`tls_certs`' server certificate."""
     workdir = tmp_path_factory.mktemp("prometheus-https")
-    config = scrape_config(workdir, pushgateway)
-    web = workdir / "web.yml"
-    web.write_text(f"tls_server_config:\n  cert_file: {tls_certs.cert}\n  key_file: {tls_certs.key}\n")
-    data = Path(tempfile.mkdtemp(prefix="tsdb-", dir=workdir))
-    context = ssl.create_default_context(cafile=str(tls_certs.ca))
-    try:
-        server = start_ready(
-            prometheus_binaries[0],
-            lambda port: [
-                f"--config.file={config}",
-                f"--web.config.file={web}",
-                f"--storage.tsdb.path={data}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            workdir,
-            scheme="https",
-            context=context,
-        )
-    except NotReady as exc:
-        pytest.fail(f"prometheus over https: {exc}", pytrace=False)
+    args = prometheus_args(workdir, pushgateway)
+    server = _start_https("prometheus", prometheus_binaries[0], args, workdir, tls_certs)
     try:
         https_wait_for(server.url, 'up{job="pushgateway"} == 1', tls_certs.ca)
         yield server
@@ -197,12 +161,12 @@ def bearer_prometheus(prometheus_https: Server, tls_certs: Certs) -> Iterator[Be
     bearer = Bearer(url="", token="t0ken-" + "x" * 24)
     upstream = ssl.create_default_context(cafile=str(tls_certs.ca))
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             header = self.headers.get("Authorization")
             bearer.seen.append(header)
             if header != f"Bearer {bearer.token}":
-                self._answer(401, b'{"status":"error","errorType":"unauthorized","error":"bad token"}')
+                self.answer(401, b'{"status":"error","errorType":"unauthorized","error":"bad token"}')
                 return
             try:
                 with urllib.request.urlopen(
@@ -211,25 +175,11 @@ def bearer_prometheus(prometheus_https: Server, tls_certs: Certs) -> Iterator[Be
                     status, body = r.status, r.read()
             except urllib.error.HTTPError as exc:
                 status, body = exc.code, exc.read()
-            self._answer(status, body)
+            self.answer(status, body)
 
-        def _answer(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls_certs.cert), str(tls_certs.key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    bearer.url = f"https://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = Loopback(Handler, tls=context)
+    bearer.url = server.url
     yield bearer
-    server.shutdown()
-    server.server_close()
+    server.close()

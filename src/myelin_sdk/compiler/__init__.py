@@ -127,7 +127,6 @@ def _compile(axon: Axon, options: CompileOptions | None, semantic: list[Diagnost
     leaks = [
         leak
         for m in bundle.manifests
-        if _has_axon_placeholder(m)  # the fast check; paths are made only for a manifest that leaks
         for leak in _axon_placeholders(m, f"{m['kind']}/{m['metadata']['name']}:")
     ]
     if leaks:
@@ -172,45 +171,40 @@ def cluster_errors(axon: Axon) -> list[Diagnostic]:
     return out
 
 
-def _has_axon_placeholder(manifest: Any) -> bool:
-    """Whether any string value of ``manifest`` holds an Axon ``{{metric}}`` placeholder: the check of
-    :func:`_axon_placeholders` without building a path per value (a bundle has ~100 values a task), and the
-    pattern tried only on strings with ``{{``."""
-    from ..spec.expressions import PLACEHOLDER_RE
-
-    search = PLACEHOLDER_RE.search
-    stack = [manifest]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        value = pop()
-        kind = type(value)
-        if kind is str:
-            if "{{" in value and search(value):
-                return True
-        elif kind is dict:
-            extend(value.values())
-        elif kind is list:
-            extend(value)
-        elif isinstance(value, str):
-            if search(value):
-                return True
-        elif isinstance(value, dict):
-            extend(value.values())
-        elif isinstance(value, list):
-            extend(value)
-    return False
-
-
-def _axon_placeholders(value: Any, path: str = "") -> Any:
-    """Yield a diagnostic for every Axon ``{{metric}}`` placeholder left in a manifest (Argo's own pass)."""
+def _axon_placeholders(value: Any, path: str = "") -> list[Diagnostic]:
+    """A diagnostic for every Axon ``{{metric}}`` placeholder left in a manifest (Argo's own pass), in
+    document order. One walk that looks only at strings containing ``{{`` and spells a value's path out only
+    when it leaks (a bundle has ~100 values a task)."""
     from ..spec.expressions import placeholders
 
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _axon_placeholders(v, f"{path}.{k}" if not path.endswith(":") else f"{path} {k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _axon_placeholders(v, f"{path}[{i}]")
-    elif isinstance(value, str):
-        for name in placeholders(value):
-            yield Diagnostic(path, f"the Axon placeholder {{{{{name}}}}} is only allowed in conditions")
+    found: list[Diagnostic] = []
+    at: list[str | int] = []
+
+    def where() -> str:
+        text = path
+        for part in at:
+            if isinstance(part, int):
+                text = f"{text}[{part}]"
+            else:
+                text = f"{text} {part}" if text.endswith(":") else f"{text}.{part}"
+        return text
+
+    def visit(item: Any) -> None:
+        if isinstance(item, str):
+            for name in placeholders(item):
+                found.append(
+                    Diagnostic(where(), f"the Axon placeholder {{{{{name}}}}} is only allowed in conditions")
+                )
+            return
+        children = (
+            item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        )
+        for key, child in children:
+            if isinstance(child, str) and "{{" not in child:
+                continue
+            at.append(key)
+            visit(child)
+            at.pop()
+
+    visit(value)
+    return found

@@ -1,10 +1,10 @@
-"""A compiled Axon: an ordered list of Kubernetes manifests, as YAML text or as a directory.
+"""A compiled Axon: an ordered list of Kubernetes manifests, as YAML text or as a directory::
 
->>> bundle = axon.compile()                       # doctest: +SKIP
->>> print(bundle.to_yaml())                       # one multi-document stream
->>> bundle.write("manifests/")                    # one file per object + kustomization.yaml
->>> bundle                                        # a table (kind, name, what it does); HTML in Jupyter
->>> bundle.show("Sensor/deployment-decision-maker")   # one manifest's YAML, with syntax colour
+    bundle = axon.compile()
+    print(bundle.to_yaml())                       # one multi-document stream
+    bundle.write("manifests/")                    # one file per object + kustomization.yaml
+    bundle                                        # a table (kind, name, what it does); HTML in Jupyter
+    bundle.show("Sensor/deployment-decision-maker")   # one manifest's YAML, with syntax colour
 
 Writing is atomic: the files go to a temporary directory beside the target, which then replaces the target
 in one rename, so an error never leaves a half-written directory.

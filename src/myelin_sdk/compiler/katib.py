@@ -49,8 +49,7 @@ from ..runtime import register_script
 from ..spec import Axon, Task
 from ..yamlio import dump
 from .hpo import BUDGET_PARAM, ETA, HpTuning, read_hp_tuning
-from .meta import labels
-from .operators import awaited_resource, plain
+from .operators import awaited_resource, operator_object, plain
 from .storage import VOLUME_NAME
 from .workflows import (
     ENTRYPOINT,
@@ -177,41 +176,34 @@ def experiment_manifest(axon: Axon, task: Task, options: CompileOptions) -> dict
     algorithm: dict[str, Any] = {"algorithmName": spec.algorithm}
     if settings:
         algorithm["algorithmSettings"] = settings
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {
-            "generateName": f"{dns_label(axon.name, task.name, max_length=30)}-",
-            "labels": labels(axon, task=dns_label(task.name)),
+    experiment: dict[str, Any] = {
+        "objective": {
+            "type": "maximize" if task.train.loss_metric_selector == "greater" else "minimize",
+            "objectiveMetricName": task.train.loss_metric,
         },
-        "spec": {
-            "objective": {
-                "type": "maximize" if task.train.loss_metric_selector == "greater" else "minimize",
-                "objectiveMetricName": task.train.loss_metric,
-            },
-            "algorithm": algorithm,
-            "parallelTrialCount": parallel,
-            "maxTrialCount": max(spec.max_trials, parallel),
-            "maxFailedTrialCount": 0,
-            "metricsCollectorSpec": {"collector": {"kind": "StdOut"}},
-            "parameters": parameters,
-            "trialTemplate": {
-                "primaryContainerName": "main",
-                "primaryPodLabels": {PRIMARY_LABEL: "true"},
-                "successCondition": 'status.[@this].#(phase=="Succeeded")#',
-                "failureCondition": 'status.[@this].#(phase=="Failed")#',
-                "trialParameters": trial_parameters,
-                "trialSpec": {
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "Workflow",
-                    "spec": {
-                        "workflowTemplateRef": {"name": trial_template_name(axon, task)},
-                        "arguments": {"parameters": arguments},
-                    },
+        "algorithm": algorithm,
+        "parallelTrialCount": parallel,
+        "maxTrialCount": max(spec.max_trials, parallel),
+        "maxFailedTrialCount": 0,
+        "metricsCollectorSpec": {"collector": {"kind": "StdOut"}},
+        "parameters": parameters,
+        "trialTemplate": {
+            "primaryContainerName": "main",
+            "primaryPodLabels": {PRIMARY_LABEL: "true"},
+            "successCondition": 'status.[@this].#(phase=="Succeeded")#',
+            "failureCondition": 'status.[@this].#(phase=="Failed")#',
+            "trialParameters": trial_parameters,
+            "trialSpec": {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Workflow",
+                "spec": {
+                    "workflowTemplateRef": {"name": trial_template_name(axon, task)},
+                    "arguments": {"parameters": arguments},
                 },
             },
         },
     }
+    return operator_object(API_VERSION, KIND, axon, task, experiment, name_length=30)
 
 
 def experiment_template(axon: Axon, task: Task, options: CompileOptions) -> m.Template:

@@ -25,8 +25,10 @@ from hera.workflows import models as m
 
 from ..config import CompileOptions
 from ..errors import Diagnostic
+from ..names import dns_label
 from ..spec import Axon, Task
 from ..yamlio import dump
+from .meta import labels
 from .rbac import PolicyRule
 from .storage import store_volume
 from .wiring import service_account_name
@@ -36,11 +38,13 @@ __all__ = [
     "operator_errors",
     "operator_kind",
     "operator_manifests",
+    "operator_object",
     "operator_rules",
     "operator_run_template",
     "operator_warnings",
     "plain",
     "registers_run",
+    "task_labels",
 ]
 
 OperatorKind = Literal["spark", "tfjob", "hpo"]
@@ -65,6 +69,28 @@ def plain(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` without shared sub-objects (YAML would write them as anchors and aliases)."""
     out: dict[str, Any] = json.loads(json.dumps(document))
     return out
+
+
+def task_labels(axon: Axon, task: Task) -> dict[str, str]:
+    """The labels of an operator task's object and of its pods (``myelin.io/task`` = the task's DNS name)."""
+    return labels(axon, task=dns_label(task.name))
+
+
+def operator_object(
+    api_version: str, kind: str, axon: Axon, task: Task, spec: dict[str, Any], *, name_length: int = 40
+) -> dict[str, Any]:
+    """The object an operator task's ``run`` step creates: ``generateName`` ``<axon>-<task>-`` (the
+    prefix cut to ``name_length``, leaving room for the generated suffix and the operator's pod names), the
+    task's labels, and ``spec``."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "generateName": f"{dns_label(axon.name, task.name, max_length=name_length)}-",
+            "labels": task_labels(axon, task),
+        },
+        "spec": spec,
+    }
 
 
 def awaited_resource(

@@ -46,10 +46,8 @@ from hera.workflows import models as m
 from .. import contract
 from ..config import CompileOptions
 from ..errors import Diagnostic
-from ..names import dns_label
 from ..spec import Axon, Task
-from .meta import labels
-from .operators import awaited_resource
+from .operators import awaited_resource, operator_object, task_labels
 from .storage import VOLUME_NAME, store_volume
 from .wiring import service_account_name
 from .workflows import merge_env, runtime_env, task_image
@@ -193,8 +191,9 @@ def spark_manifest(axon: Axon, task: Task, options: CompileOptions) -> dict[str,
     conf = _conf(spec)
     conf.pop(DRIVER_ACCOUNT_PROPERTY, None)
     env = merge_env(runtime_env(axon, task, options), [e.to_dict() for e in task.body.env])
-    pod_labels = labels(axon, task=dns_label(task.name))
-    mounts = [{"name": VOLUME_NAME, "mountPath": contract.STORE_MOUNT}] if store_volume(axon) else []
+    pod_labels = task_labels(axon, task)
+    store = store_volume(axon)
+    mounts = [{"name": VOLUME_NAME, "mountPath": contract.STORE_MOUNT}] if store is not None else []
     driver: dict[str, Any] = {"serviceAccount": driver_account(axon, task), "labels": pod_labels, "env": env}
     executor: dict[str, Any] = {"labels": pod_labels, "env": env}
     if mounts:
@@ -227,20 +226,11 @@ def spark_manifest(axon: Axon, task: Task, options: CompileOptions) -> dict[str,
     if task.body.node_selector:
         out["nodeSelector"] = dict(sorted(task.body.node_selector.items()))
     out["restartPolicy"] = {"type": "Never"}
-    store = store_volume(axon)
     if store is not None:
         out["volumes"] = [store]
     out["driver"] = {**driver, **(spec.get("driver") or {})}
     out["executor"] = {**executor, **(spec.get("executor") or {})}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {
-            "generateName": f"{dns_label(axon.name, task.name, max_length=40)}-",
-            "labels": pod_labels,
-        },
-        "spec": out,
-    }
+    return operator_object(API_VERSION, KIND, axon, task, out)
 
 
 def spark_template(axon: Axon, task: Task, options: CompileOptions) -> m.Template:

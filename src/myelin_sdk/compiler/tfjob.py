@@ -28,10 +28,8 @@ from hera.workflows import models as m
 from .. import contract
 from ..config import CompileOptions
 from ..errors import Diagnostic, did_you_mean
-from ..names import dns_label
 from ..spec import Axon, Task
-from .meta import labels
-from .operators import awaited_resource
+from .operators import awaited_resource, operator_object, task_labels
 from .storage import VOLUME_NAME, store_volume
 from .wiring import service_account_name
 from .workflows import execution_model_path, merge_env, runtime_env, task_image, versions_executions
@@ -132,9 +130,15 @@ def primary_replica(spec: dict[str, Any]) -> str:
 
 
 def _container(
-    raw: dict[str, Any], axon: Axon, task: Task, options: CompileOptions, env: list[dict[str, Any]]
+    raw: dict[str, Any],
+    task: Task,
+    options: CompileOptions,
+    runtime: list[dict[str, Any]],
+    env: list[dict[str, Any]],
+    store: bool,
 ) -> dict[str, Any]:
-    """The ``tensorflow`` container of a replica: the user's fields first, the task's where it gives none."""
+    """The ``tensorflow`` container of a replica: the user's fields first, the task's where it gives none
+    (``runtime``: the task's runtime environment; ``store``: whether the axon's volume is mounted)."""
     body = task.body
     container = {"name": CONTAINER, **copy.deepcopy(raw)}
     container.setdefault("image", task_image(task, options))
@@ -143,12 +147,12 @@ def _container(
     if body.args and "args" not in container:
         container["args"] = list(body.args)
     own = [e.to_dict() for e in body.env] + list(container.get("env") or [])
-    container["env"] = merge_env(merge_env(runtime_env(axon, task, options), own), env)
+    container["env"] = merge_env(merge_env(runtime, own), env)
     if body.resources is not None and "resources" not in container:
         resources = {k: {r: str(q) for r, q in v.items()} for k, v in body.resources.to_dict().items() if v}
         if resources:
             container["resources"] = resources
-    if store_volume(axon) is not None:
+    if store:
         mounts = list(container.get("volumeMounts") or [])
         if not any(mount.get("name") == VOLUME_NAME for mount in mounts):
             mounts.append({"name": VOLUME_NAME, "mountPath": contract.STORE_MOUNT})
@@ -183,14 +187,17 @@ def tfjob_manifest(
         if key in raw:
             spec[key] = raw[key]
     store = store_volume(axon)
-    pod_labels = labels(axon, task=dns_label(task.name))
+    pod_labels = task_labels(axon, task)
+    runtime = runtime_env(axon, task, options)
     replicas: dict[str, Any] = {}
     for kind, replica in raw["tfReplicaSpecs"].items():
         template = dict(replica.get("template") or {})
         pod = dict(template.get("spec") or {})
         containers = [c for c in pod.get("containers") or [] if isinstance(c, dict)] or [{"name": CONTAINER}]
         pod["containers"] = [
-            _container(c, axon, task, options, env or []) if c.get("name") == CONTAINER else c
+            _container(c, task, options, runtime, env or [], store is not None)
+            if c.get("name") == CONTAINER
+            else c
             for c in containers
         ]
         pod.setdefault("serviceAccountName", service_account_name(axon))
@@ -211,15 +218,7 @@ def tfjob_manifest(
         out["template"] = {"metadata": metadata, "spec": pod}
         replicas[kind] = out
     spec["tfReplicaSpecs"] = replicas
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {
-            "generateName": f"{dns_label(axon.name, task.name, max_length=40)}-",
-            "labels": pod_labels,
-        },
-        "spec": spec,
-    }
+    return operator_object(API_VERSION, KIND, axon, task, spec)
 
 
 def tfjob_template(

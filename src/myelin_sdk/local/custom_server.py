@@ -17,12 +17,8 @@ command is not ``seldon-core-microservice ...`` (s2i-built deploy tasks are Seld
 
 from __future__ import annotations
 
-import contextlib
-import os
 import posixpath
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,7 +26,8 @@ from pathlib import Path
 from ..spec import Task
 from .dockerfile import Dockerfile
 from .dockerfile import parse as parse_dockerfile
-from .executor import TaskProcess, group_alive, kill_group, tail
+from .executor import TaskProcess, tail
+from .server_process import ServerProcess
 from .serving import ServingError
 
 __all__ = ["CustomServer", "custom_dockerfile", "free_port"]
@@ -62,8 +59,11 @@ def free_port() -> int:
         return port
 
 
-class CustomServer:
+class CustomServer(ServerProcess):
     """A deploy task's own HTTP app on 127.0.0.1:``PORT``, in its own process group (see the module)."""
+
+    what = "the custom server"
+    not_ready = "did not listen in time"
 
     def __init__(
         self,
@@ -75,30 +75,10 @@ class CustomServer:
         on_start: Callable[[CustomServer], None] | None = None,
         on_stop: Callable[[CustomServer], None] | None = None,
     ) -> None:
+        super().__init__(Path(log_path), on_start, on_stop)
         self.command = list(command)
         self.cwd = Path(cwd)
         self.env = dict(env)
-        self.log_path = Path(log_path)
-        self.http_port = 0
-        self.created: float | None = None
-        self.ready_seconds: float | None = None
-        self._on_start = on_start
-        self._on_stop = on_stop
-        self._process: TaskProcess | None = None
-
-    @property
-    def url(self) -> str:
-        if not self.http_port:
-            raise ServingError("the custom server has not been started")
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.popen.poll() is None
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the app with ``PORT`` set and wait until the port accepts connections; a
@@ -109,54 +89,19 @@ class CustomServer:
         env = dict(self.env)
         env["PORT"] = str(self.http_port)
         began = time.monotonic()
-        self._process = TaskProcess.start(self.command, cwd=self.cwd, env=env, log=self.log_path)
-        self.created = self._process.created
-        if self._on_start is not None:
-            self._on_start(self)
-        problem = self._wait_ready(began + timeout)
+        process = TaskProcess.start(self.command, cwd=self.cwd, env=env, log=self.log_path)
+        problem = self._launched(process.popen, process.created, began, timeout)
         if problem is None:
-            self.ready_seconds = time.monotonic() - began
             return
-        self.stop()
         raise ServingError(
             f"the custom model server `{' '.join(self.command)}` in {self.cwd} {problem} (it must listen on "
             f"127.0.0.1:$PORT, PORT={self.http_port}); the last lines of {self.log_path}:\n"
             f"{tail(self.log_path, 30)}"
         )
 
-    def _wait_ready(self, deadline: float) -> str | None:
-        assert self._process is not None
-        while True:
-            code = self._process.popen.poll()
-            if code is not None:
-                return f"exited with status {code} before it was ready"
-            try:
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=1.0):
-                    return None
-            except OSError:
-                pass
-            if time.monotonic() >= deadline:
-                return "did not listen in time"
-            time.sleep(0.05)
-
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the whole process group, SIGKILL after ``grace`` seconds."""
-        process = self._process
-        if process is None:
-            return
-        pgid = process.pid
-        if process.popen.poll() is None or group_alive(pgid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(timeout=grace)  # reaped: a zombie leader would keep the group "alive"
-            while group_alive(pgid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if group_alive(pgid):
-                kill_group(pgid, grace=0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.popen.wait(timeout=1.0)
-        if self._on_stop is not None:
-            on_stop, self._on_stop = self._on_stop, None
-            on_stop(self)
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.http_port), timeout=1.0):
+                return True
+        except OSError:
+            return False

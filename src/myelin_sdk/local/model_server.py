@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .executor import process_created, tail
+from .server_process import ServerProcess
 from .serving import HEALTH_PATH, ServingError, read_model_name
 
 __all__ = ["LAUNCHER", "ModelServer"]
@@ -37,7 +37,7 @@ __all__ = ["LAUNCHER", "ModelServer"]
 LAUNCHER = Path(__file__).with_name("seldon_launcher.py")
 
 
-class ModelServer:
+class ModelServer(ServerProcess):
     """seldon-core's REST microservice serving one model version on 127.0.0.1, in its own process group.
 
     ``python`` is the environment's interpreter, ``code_dir`` the model code folder (the working directory,
@@ -45,6 +45,9 @@ class ModelServer:
     ``PUSHGATEWAY_URL``, ...). ``on_start`` is called once the process exists (to record its group),
     ``on_stop`` once it is stopped. Usable as a context manager (starts and stops it).
     """
+
+    what = "the model server"
+    not_ready = "was not ready in time"
 
     def __init__(
         self,
@@ -57,34 +60,15 @@ class ModelServer:
         on_start: Callable[[ModelServer], None] | None = None,
         on_stop: Callable[[ModelServer], None] | None = None,
     ) -> None:
+        super().__init__(
+            Path(log_path) if log_path else Path(tempfile.mkdtemp(prefix="myelin-model-")) / "log",
+            on_start,
+            on_stop,
+        )
         self.python = Path(python)
         self.code_dir = Path(code_dir)
         self.model_class = model_class or read_model_name(self.code_dir)
         self.env = dict(env or {})
-        self.log_path = Path(log_path) if log_path else Path(tempfile.mkdtemp(prefix="myelin-model-")) / "log"
-        self.http_port = 0
-        self.ready_seconds: float | None = None
-        self.created: float | None = None
-        self._on_start = on_start
-        self._on_stop = on_stop
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<http port>``: the Seldon v1 protocol (``/api/v1.0/predictions``, ...)."""
-        if not self.http_port:
-            raise ServingError("the model server has not been started")
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The server's pid, which is also its process group id (``None`` before ``start``)."""
-        return self._process.pid if self._process else None
-
-    @property
-    def running(self) -> bool:
-        """Whether the main process is alive."""
-        return self._process is not None and self._process.poll() is None
 
     def _port_file(self) -> Path:
         return self.log_path.with_name(self.log_path.name + ".port")
@@ -127,7 +111,7 @@ class ModelServer:
         with self.log_path.open("ab") as log:
             log.write(f"$ {' '.join(self.command())}\n".encode())
             log.flush()
-            self._process = subprocess.Popen(
+            popen = subprocess.Popen(
                 self.command(),
                 cwd=self.code_dir,
                 env=env,
@@ -136,65 +120,26 @@ class ModelServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.created = process_created(self._process.pid)
-        if self._on_start is not None:
-            self._on_start(self)
-        problem = self._wait_ready(began + timeout)
+        problem = self._launched(popen, process_created(popen.pid), began, timeout)
         if problem is None:
-            self.ready_seconds = time.monotonic() - began
             return
-        self.stop()
         raise ServingError(
             f"the model server {self.model_class} in {self.code_dir} {problem}; "
             f"the last lines of {self.log_path}:\n{tail(self.log_path, 30)}"
         )
 
-    def _wait_ready(self, deadline: float) -> str | None:
-        """``None`` once the health endpoint answers, else what went wrong."""
-        assert self._process is not None
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                return f"exited with status {code} before it was ready"
-            if not self.http_port:
-                with contextlib.suppress(OSError, ValueError):
-                    self.http_port = int(self._port_file().read_text(encoding="utf-8"))
-            if self.http_port:
-                try:
-                    with urllib.request.urlopen(self.url + HEALTH_PATH, timeout=1.0) as response:
-                        if response.status == 200:
-                            return None
-                except (OSError, urllib.error.URLError):
-                    pass
-            if time.monotonic() >= deadline:
-                return "was not ready in time"
-            time.sleep(0.05)
-
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL it if anything is left after ``grace`` seconds."""
-        process = self._process
-        if process is None:
-            return
-        pgid = process.pid
-        if process.poll() is None or _group_alive(pgid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=grace)
-            while _group_alive(pgid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _group_alive(pgid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pgid, signal.SIGKILL)
-                end = time.monotonic() + 5.0
-                while _group_alive(pgid) and time.monotonic() < end:
-                    time.sleep(0.05)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=1.0)
-        if self._on_stop is not None:
-            on_stop, self._on_stop = self._on_stop, None
-            on_stop(self)
+    def _ready(self) -> bool:
+        """Whether ``GET /health/ping`` answers (once the launcher has written its port)."""
+        if not self.http_port:
+            with contextlib.suppress(OSError, ValueError):
+                self.http_port = int(self._port_file().read_text(encoding="utf-8"))
+        if not self.http_port:
+            return False
+        try:
+            with urllib.request.urlopen(self.url + HEALTH_PATH, timeout=1.0) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
 
     def __enter__(self) -> ModelServer:
         self.start()
@@ -207,13 +152,3 @@ class ModelServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
